@@ -1,0 +1,36 @@
+"""Paths, defaults and names shared by every stage; nothing here runs at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DATA_DIR = Path("data")
+RAW_DIR = DATA_DIR / "raw"
+PROCESSED_DIR = DATA_DIR / "processed"
+MODELS_DIR = Path("models")
+
+# Registry
+REGISTERED_MODEL_NAME = "influencer-ranker"
+CHAMPION_ALIAS = "champion"
+CHALLENGER_ALIAS = "challenger"
+DEFAULT_MODEL_URI = f"models:/{REGISTERED_MODEL_NAME}@{CHAMPION_ALIAS}"
+DEFAULT_EXPERIMENT = "influencer-conversion"
+
+# Generated world
+DEFAULT_INFLUENCERS = 5_000
+DEFAULT_BRANDS = 200
+DEFAULT_MONTHS = 18
+DEFAULT_SEED = 7
+
+# Ranker
+MICRO_MIN_FOLLOWERS = 1_000
+MICRO_MAX_FOLLOWERS = 100_000
+DEFAULT_TOP_N = 10
+MAX_TOP_N = 1_000
+MAX_BRIEFS_PER_REQUEST = 100
+
+# Serving
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_SERVE_PORT = 5001
+DEFAULT_UI_PORT = 8080
