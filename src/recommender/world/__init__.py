@@ -1,0 +1,126 @@
+"""The synthetic world generator: every table of the data contract plus its truth file."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from recommender.io import write_parquet_atomic
+from recommender.progress import progress_enabled
+from recommender.world import params as P
+from recommender.world.activity import Clock, organic_schedule, post_engagement
+from recommender.world.audience import to_long
+from recommender.world.brands import brands_frame, make_brands
+from recommender.world.collaborations import World, simulate_collaborations
+from recommender.world.population import influencers_frame, make_population
+
+logger = logging.getLogger(__name__)
+
+TABLE_NAMES = ("influencers", "audience", "posts", "brands", "brand_audience",
+               "collaborations", "truth")
+
+__all__ = ["TABLE_NAMES", "generate_world", "make_ids"]
+
+
+def make_ids(prefix: str, n: int) -> pd.Series:
+    """`n` string ids `prefix` + zero-padded number, e.g. i00042 (vectorised in Arrow)."""
+    width = max(len(str(max(n - 1, 0))), 1)
+    digits = pc.utf8_lpad(pa.array(np.arange(n, dtype=np.int64)).cast(pa.string()), width, "0")
+    return pd.Series(pd.array(pc.binary_join_element_wise(prefix, digits, ""), dtype="str"))
+
+
+def _timestamps(seconds: np.ndarray) -> pd.Series:
+    """Integer UTC seconds as tz-aware nanosecond timestamps."""
+    return pd.Series(pd.DatetimeIndex(seconds.astype("datetime64[s]").astype("datetime64[ns]"),
+                                      tz="UTC"))
+
+
+def _posts_frame(rng: np.random.Generator, w: World, collabs: dict[str, np.ndarray],
+                 inf_ids: pd.Series, brand_ids: pd.Series) -> pd.DataFrame:
+    """Organic posts plus one sponsored post per collaboration at exactly its start."""
+    org_idx, org_t = organic_schedule(rng, w.pop, w.clock)
+    conv = collabs["conversions"]
+    sponsored_boost = (np.log(P.SPONSORED_ER_FACTOR) + P.CONVERTED_ER_BOOST * (conv > 0)
+                       + 0.1 * np.log1p(np.maximum(conv - 1, 0)))
+    idx = np.concatenate([org_idx, collabs["influencer"]])
+    t = np.concatenate([org_t, collabs["started_at"]])
+    brand = np.concatenate([np.full(len(org_idx), -1), collabs["brand"]])
+    boost = np.concatenate([np.zeros(len(org_idx)), sponsored_boost])
+    order = np.lexsort((brand, t, idx))
+    idx, t, brand, boost = idx[order], t[order], brand[order], boost[order]
+    eng = post_engagement(rng, w.pop, w.clock, idx, t, boost)
+    sponsored = brand >= 0
+    brand_col = pd.Series(pd.array(pc.take(pa.array(brand_ids.array),
+                                           pa.array(np.where(sponsored, brand, 0))), dtype="str"))
+    return pd.DataFrame({
+        "post_id": make_ids("p", len(idx)),
+        "influencer_id": pd.Series(pd.array(pc.take(pa.array(inf_ids.array), pa.array(idx)),
+                                            dtype="str")),
+        "posted_at": _timestamps(t),
+        "likes": eng["likes"],
+        "comments": eng["comments"],
+        "views": pd.array(eng["views"], dtype="Int64"),
+        "followers_at_post": eng["followers_at_post"],
+        "sponsored": sponsored,
+        "brand_id": brand_col.where(sponsored),
+    })
+
+
+def generate_world(out_dir: Path, n_influencers: int = 5000, n_brands: int = 200,
+                   months: int = 18, seed: int = 7, progress: bool = False) -> dict[str, Path]:
+    """Write a synthetic world (contract tables + truth.parquet) into `out_dir`.
+
+    The world spans `months` months ending 2026-06-30 (UTC). The same arguments give
+    byte-identical files. Returns {table name: path written}.
+    """
+    for name, value, least in (("n_influencers", n_influencers, 1), ("n_brands", n_brands, 1),
+                               ("months", months, 1)):
+        if int(value) < least:
+            raise ValueError(f"{name} must be at least {least}, got {value}")
+    from rich.progress import Progress
+
+    out_dir = Path(out_dir)
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
+    clock = Clock.ending_at(P.WORLD_END, months)
+    paths: dict[str, Path] = {}
+    with Progress(disable=not (progress and progress_enabled()), transient=True) as bar:
+        task = bar.add_task("generating world", total=5)
+        pop = make_population(rngs[0], n_influencers, months, clock.start, clock.end)
+        brands = make_brands(rngs[1], n_brands)
+        w = World(pop=pop, brands=brands, clock=clock, fit=P.fit_matrix())
+        inf_ids, brand_ids = make_ids("i", n_influencers), make_ids("b", n_brands)
+        bar.advance(task)
+        collabs = simulate_collaborations(rngs[2], w)
+        collab_ids = make_ids("c", len(collabs["influencer"]))
+        bar.advance(task)
+        frames = {
+            "influencers": influencers_frame(pop, inf_ids),
+            "audience": to_long(pop.audience, inf_ids, "influencer_id"),
+            "brands": brands_frame(brands, brand_ids),
+            "brand_audience": to_long(brands.target, brand_ids, "brand_id"),
+            "collaborations": pd.DataFrame({
+                "collaboration_id": collab_ids,
+                "brand_id": brand_ids.take(collabs["brand"]).reset_index(drop=True),
+                "influencer_id": inf_ids.take(collabs["influencer"]).reset_index(drop=True),
+                "started_at": _timestamps(collabs["started_at"]),
+                "fee": collabs["fee"].astype(np.float64),
+                "clicks": collabs["clicks"],
+                "conversions": collabs["conversions"],
+            }),
+            "truth": pd.DataFrame({"collaboration_id": collab_ids,
+                                   "p_true": collabs["p_true"].astype(np.float64)}),
+        }
+        bar.advance(task)
+        frames["posts"] = _posts_frame(rngs[3], w, collabs, inf_ids, brand_ids)
+        bar.advance(task)
+        for name in TABLE_NAMES:
+            paths[name] = write_parquet_atomic(frames.pop(name), out_dir / f"{name}.parquet")
+        bar.advance(task)
+    logger.info("world of %d influencers, %d brands, %d collaborations written to %s",
+                n_influencers, n_brands, len(collab_ids), out_dir)
+    return paths
