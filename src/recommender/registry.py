@@ -1,0 +1,128 @@
+"""The champion gate and model registration with MLflow aliases (never stages)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from recommender.config import CHALLENGER_ALIAS, CHAMPION_ALIAS
+from recommender.errors import UserError
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TOLERANCE: dict[str, float] = {"auc": 0.005, "ndcg_at_10": 0.01}
+# Gated metrics where smaller is better; every other one is larger-is-better.
+LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece"})
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Which alias a new model version gets, and why (stored on the version as tags)."""
+
+    alias: str
+    reason: str
+
+
+def decide_alias(
+    new_metrics: Mapping[str, float],
+    champion_metrics: Mapping[str, float] | None,
+    tolerance: Mapping[str, float] | None = None,
+    *,
+    force_champion: bool = False,
+) -> Decision:
+    """Champion if there is no champion, or if the new model is not worse than the champion
+    on every gated metric by more than its tolerance; otherwise challenger.
+
+    Both metric sets must be measured on the SAME (the new) test window: the caller scores
+    the current champion on it. A NaN new value fails its gate; a NaN champion value cannot
+    be compared and is passed over.
+    """
+    tolerance = DEFAULT_TOLERANCE if tolerance is None else tolerance
+    if force_champion:
+        return Decision(CHAMPION_ALIAS, "made champion by force_champion")
+    missing = [m for m in tolerance if m not in new_metrics]
+    if missing:
+        raise UserError(f"champion gate: the new model's metrics lack {missing}")
+    if champion_metrics is None:
+        return Decision(CHAMPION_ALIAS, "no champion yet")
+    missing = [m for m in tolerance if m not in champion_metrics]
+    if missing:
+        raise UserError(
+            f"champion gate: the champion's metrics lack {missing}; "
+            "score the champion on the new test window first"
+        )
+    worse, compared = [], []
+    for metric, tol in tolerance.items():
+        new, old = float(new_metrics[metric]), float(champion_metrics[metric])
+        if math.isnan(new):
+            worse.append(f"{metric} is not measurable on the new test window")
+            continue
+        if math.isnan(old):
+            continue
+        sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
+        text = f"{metric} {new:.4f} vs champion {old:.4f} (tolerance {tol})"
+        (worse if sign * (new - old) < -tol else compared).append(text)
+    if worse:
+        return Decision(CHALLENGER_ALIAS, "worse than the champion: " + "; ".join(worse))
+    return Decision(
+        CHAMPION_ALIAS, "not worse than the champion: " + ("; ".join(compared) or "no comparison")
+    )
+
+
+def _client(client: MlflowClient | None) -> MlflowClient:
+    if client is not None:
+        return client
+    from mlflow import MlflowClient
+
+    return MlflowClient()
+
+
+def champion_version(
+    client: MlflowClient | None, name: str, alias: str = CHAMPION_ALIAS
+) -> ModelVersion | None:
+    """The version holding `alias` (default champion), or None if the model or alias is absent."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _client(client).get_model_version_by_alias(name, alias)
+    except MlflowException as exc:
+        # an absent model says RESOURCE_DOES_NOT_EXIST; an absent alias on an existing model
+        # says INVALID_PARAMETER_VALUE "... alias ... not found" (SQL store, MLflow 3)
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND") or (
+            exc.error_code == "INVALID_PARAMETER_VALUE" and "not found" in str(exc)
+        ):
+            return None
+        raise
+
+
+def register_model(
+    model_uri: str,
+    name: str,
+    decision: Decision,
+    client: MlflowClient | None = None,
+    tags: Mapping[str, Any] | None = None,
+) -> ModelVersion:
+    """Register `model_uri` (`models:/<model_id>` from log_model, or `runs:/<run_id>/<path>`)
+    as a new version of `name` and point `decision.alias` at it.
+
+    Registration goes through `mlflow.register_model`, i.e. the current registry URI; the
+    `client` (default: a new MlflowClient) must talk to the same store. The decision is kept
+    on the version as tags `gate_alias` and `gate_reason`.
+    """
+    import mlflow
+
+    client = _client(client)
+    all_tags = {**(tags or {}), "gate_alias": decision.alias, "gate_reason": decision.reason}
+    version = mlflow.register_model(model_uri, name, tags={k: str(v) for k, v in all_tags.items()})
+    client.set_registered_model_alias(name, decision.alias, version.version)
+    logger.info(
+        "registered %s version %s as %s: %s", name, version.version, decision.alias, decision.reason
+    )
+    return client.get_model_version(name, version.version)

@@ -1,0 +1,107 @@
+"""Tests for the champion gate (pure logic) and MLflow registration on a real SQLite store."""
+
+from __future__ import annotations
+
+import pytest
+
+from recommender.errors import UserError
+from recommender.registry import Decision, champion_version, decide_alias, register_model
+
+CHAMP = {"auc": 0.80, "ndcg_at_10": 0.40}
+
+
+def test_no_champion_makes_a_champion():
+    d = decide_alias({"auc": 0.6, "ndcg_at_10": 0.1}, None)
+    assert d == Decision("champion", "no champion yet")
+
+
+def test_not_worse_within_tolerance_is_champion():
+    d = decide_alias({"auc": 0.796, "ndcg_at_10": 0.391}, CHAMP)
+    assert d.alias == "champion"
+    assert "auc 0.7960 vs champion 0.8000" in d.reason
+
+
+def test_worse_auc_beyond_tolerance_is_challenger_naming_metric_and_values():
+    d = decide_alias({"auc": 0.79, "ndcg_at_10": 0.45}, CHAMP)
+    assert d.alias == "challenger"
+    assert "auc 0.7900 vs champion 0.8000" in d.reason and "ndcg" not in d.reason
+
+
+def test_worse_ndcg_beyond_tolerance_is_challenger():
+    d = decide_alias({"auc": 0.9, "ndcg_at_10": 0.385}, CHAMP)
+    assert d.alias == "challenger" and "ndcg_at_10 0.3850 vs champion 0.4000" in d.reason
+
+
+def test_custom_tolerance_and_lower_is_better_metric():
+    tol = {"log_loss": 0.01}
+    assert decide_alias({"log_loss": 0.305}, {"log_loss": 0.30}, tol).alias == "champion"
+    assert decide_alias({"log_loss": 0.32}, {"log_loss": 0.30}, tol).alias == "challenger"
+
+
+def test_nan_new_metric_fails_the_gate():
+    d = decide_alias({"auc": float("nan"), "ndcg_at_10": 0.5}, CHAMP)
+    assert d.alias == "challenger" and "not measurable" in d.reason
+
+
+def test_force_champion_overrides_a_worse_model():
+    d = decide_alias({"auc": 0.5, "ndcg_at_10": 0.0}, CHAMP, force_champion=True)
+    assert d.alias == "champion" and "force" in d.reason
+
+
+def test_missing_metric_is_a_clear_error():
+    with pytest.raises(UserError, match="ndcg_at_10"):
+        decide_alias({"auc": 0.8}, CHAMP)
+    with pytest.raises(UserError, match="champion's metrics lack"):
+        decide_alias({"auc": 0.8, "ndcg_at_10": 0.4}, {"auc": 0.8})
+
+
+@pytest.fixture
+def mlflow_store(tmp_path, monkeypatch):
+    """A real MLflow tracking + registry store in a temporary SQLite file."""
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", None)
+    monkeypatch.setattr(registry_utils, "_registry_uri", None)
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    experiment = mlflow.create_experiment("test", artifact_location=(tmp_path / "art").as_uri())
+    yield mlflow.MlflowClient(uri, uri), experiment
+
+
+def _log_tiny_model(experiment_id: str) -> str:
+    import mlflow
+
+    class Constant(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):
+            return [0.5] * len(model_input)
+
+    with mlflow.start_run(experiment_id=experiment_id):
+        info = mlflow.pyfunc.log_model(name="model", python_model=Constant(), pip_requirements=[])
+    return info.model_uri
+
+
+@pytest.mark.filterwarnings("ignore:Add type hints:UserWarning")
+def test_aliases_move_only_for_a_champion(mlflow_store):
+    client, experiment = mlflow_store
+    name = "ranker-test"
+    assert champion_version(client, name) is None  # no registered model yet
+    uri = _log_tiny_model(experiment)
+
+    v1 = register_model(uri, name, Decision("champion", "no champion yet"), client)
+    assert champion_version(client, name).version == v1.version
+    assert v1.tags["gate_reason"] == "no champion yet"
+    assert champion_version(client, name, alias="challenger") is None  # model exists, alias not
+
+    v2 = register_model(uri, name, Decision("challenger", "auc worse"), client)
+    assert champion_version(client, name).version == v1.version  # did not move
+    assert champion_version(client, name, alias="challenger").version == v2.version
+
+    v3 = register_model(uri, name, Decision("champion", "better"), client)
+    assert champion_version(client, name).version == v3.version  # moved
+    assert client.get_registered_model(name).aliases == {"champion": v3.version,
+                                                          "challenger": v2.version}
+    assert {v.current_stage for v in (v1, v2, v3)} <= {"None", None}  # no stages used
