@@ -84,7 +84,7 @@ def _log_tiny_model(experiment_id: str) -> str:
     return info.model_uri
 
 
-@pytest.mark.filterwarnings("ignore:Add type hints:UserWarning")
+@pytest.mark.filterwarnings("ignore:.*Add type hints:UserWarning")
 def test_aliases_move_only_for_a_champion(mlflow_store):
     client, experiment = mlflow_store
     name = "ranker-test"
