@@ -1,0 +1,71 @@
+"""Niche fit: niche equals category, and the niche x category conversion rate learned as of."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from recommender.features.timeline import Timeline, int_cumsum, shrunk_rate, to_ns
+
+# Pseudo-collaborations at the global rate added to each niche x category cell. A cell pools
+# many brands and influencers, so it needs more evidence than one track record to move.
+CELL_PRIOR_COLLABORATIONS = 20.0
+
+NICHE_FEATURES = ["niche_match", "niche_category_rate"]
+
+
+@dataclass(frozen=True)
+class NicheCategoryRates:
+    """Collaborations grouped by (influencer niche, brand category), sorted by start."""
+
+    known: bool
+    niches: pd.Index
+    categories: pd.Index
+    timeline: Timeline
+    converted: np.ndarray  # exclusive running count of converted collaborations
+
+    def cell(self, niche: pd.Series | np.ndarray, category: pd.Series | np.ndarray) -> np.ndarray:
+        """Cell code of each (niche, category); -1 when either was never seen."""
+        n = self.niches.get_indexer(pd.Index(niche))
+        c = self.categories.get_indexer(pd.Index(category))
+        return np.where((n >= 0) & (c >= 0), n * len(self.categories) + c, -1)
+
+
+def niche_category_rates(ds) -> NicheCategoryRates:
+    """Index the collaborations of `ds` by (influencer niche, brand category) cell."""
+    c = ds.collaborations
+    niches = pd.Index(pd.unique(ds.influencers["niche"]))
+    categories = pd.Index(pd.unique(ds.brands["category"]))
+    inf_niche = ds.influencers.set_index("influencer_id")["niche"]
+    brand_cat = ds.brands.set_index("brand_id")["category"]
+    rates = NicheCategoryRates(ds.has_table("collaborations"), niches, categories,
+                               Timeline.build([], [], 1), np.zeros(1, np.int64))
+    cells = rates.cell(inf_niche.reindex(c["influencer_id"]).to_numpy(),
+                       brand_cat.reindex(c["brand_id"]).to_numpy())
+    if (cells < 0).any():
+        raise ValueError("collaborations name an influencer or brand that is not in the data")
+    times = to_ns(c["started_at"]) if len(c) else np.zeros(0, np.int64)
+    tl = Timeline.build(cells, times, max(len(niches) * len(categories), 1))
+    converted = (c["conversions"].to_numpy(dtype=np.int64) >= 1) if len(c) else np.zeros(0)
+    return NicheCategoryRates(rates.known, niches, categories, tl,
+                              int_cumsum(tl.take(converted)))
+
+
+def niche_features(
+    rates: NicheCategoryRates, niche: pd.Series | np.ndarray, category: pd.Series | np.ndarray,
+    as_of_ns: np.ndarray, prior: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """niche_match (1.0 / 0.0) and the cell's shrunk conversion rate before as_of."""
+    niche_arr = np.asarray(niche, dtype=object)
+    cat_arr = np.asarray(category, dtype=object)
+    out = {"niche_match": (niche_arr == cat_arr).astype(np.float64)}
+    if not rates.known:
+        out["niche_category_rate"] = np.full(len(niche_arr), np.nan)
+        return out
+    start, end = rates.timeline.before(rates.cell(niche, category), as_of_ns)
+    out["niche_category_rate"] = shrunk_rate(
+        rates.converted[end] - rates.converted[start], end - start, prior,
+        CELL_PRIOR_COLLABORATIONS)
+    return out
