@@ -17,8 +17,8 @@ def _frames() -> tuple[pd.DataFrame, pd.DataFrame]:
             "niche": ["food", "pets", "food", "pets"],
             "category": ["food", "food", "food", "food"],
             "er_mean_90d": [0.01, 0.03, 0.01, 0.03],
-            "audience_match": [0.2, 0.4, 0.2, 0.4],
-            "followers": [10.0, 20.0, 30.0, np.nan],
+            "audience_match_mean": [0.2, 0.4, 0.2, 0.4],
+            "followers_as_of": [10.0, 20.0, 30.0, np.nan],
             "converted": [1, 0, 1, 0],
         }
     )
@@ -27,8 +27,8 @@ def _frames() -> tuple[pd.DataFrame, pd.DataFrame]:
             "niche": ["Food", "pets", None],
             "category": ["food", "food", "food"],
             "er_mean_90d": [0.04, np.nan, 0.02],
-            "audience_match": [0.3, 0.1, 0.3],
-            "followers": [5.0, np.nan, 50.0],
+            "audience_match_mean": [0.3, 0.1, 0.3],
+            "followers_as_of": [5.0, np.nan, 50.0],
         }
     )
     return train, test
@@ -50,7 +50,8 @@ def test_follower_count_fills_missing_with_training_median():
 def test_engagement_rate_column_is_configurable():
     train, test = _frames()
     assert b.engagement_rate_score(train, test).tolist() == pytest.approx([0.04, 0.02, 0.02])
-    assert b.engagement_rate_score(train, test, column="audience_match").tolist() == [0.3, 0.1, 0.3]
+    other = b.engagement_rate_score(train, test, column="audience_match_mean")
+    assert other.tolist() == [0.3, 0.1, 0.3]
 
 
 def test_heuristic_sums_equal_weight_z_scores_hand_computed():
@@ -104,11 +105,12 @@ def test_logistic_regression_needs_both_classes():
 
 
 def test_default_baselines_leave_out_those_without_their_column():
-    scorers = b.default_baselines(["followers", "niche", "category", "x"], ["niche", "category"])
+    cats = ["niche", "category"]
+    scorers = b.default_baselines(["followers_as_of", "niche", "category", "x"], cats)
     assert sorted(scorers) == ["followers", "logistic_regression", "random"]
     train, test = _frames()
     everything = b.default_baselines(
-        ["followers", "niche", "category", "er_mean_90d", "audience_match"], ["niche", "category"]
+        ["followers_as_of", "niche", "category", "er_mean_90d", "audience_match_mean"], cats
     )
     assert sorted(everything) == [
         "engagement_rate", "followers", "heuristic", "logistic_regression", "random",

@@ -57,7 +57,7 @@ def column_score(train_df: pd.DataFrame, test_df: pd.DataFrame, *, column: str) 
 
 
 def follower_count_score(
-    train_df: pd.DataFrame, test_df: pd.DataFrame, *, column: str = "followers"
+    train_df: pd.DataFrame, test_df: pd.DataFrame, *, column: str = "followers_as_of"
 ) -> np.ndarray:
     """Rank by follower count: bigger first."""
     return column_score(train_df, test_df, column=column)
@@ -76,7 +76,7 @@ def heuristic_score(
     *,
     niche_column: str = "niche",
     category_column: str = "category",
-    audience_column: str | None = "audience_match",
+    audience_column: str | None = "audience_match_mean",
     engagement_column: str | None = "er_mean_90d",
 ) -> np.ndarray:
     """Hand-weighted score as marketing tools compute it: niche match (influencer niche ==
@@ -161,9 +161,9 @@ def default_baselines(
     feature_columns: Sequence[str],
     categorical_features: Sequence[str] = (),
     *,
-    followers_column: str = "followers",
+    followers_column: str = "followers_as_of",
     engagement_column: str = "er_mean_90d",
-    audience_column: str | None = "audience_match",
+    audience_column: str | None = "audience_match_mean",
     niche_column: str = "niche",
     category_column: str = "category",
     label: str = "converted",
