@@ -60,7 +60,7 @@ def _pick_new(rng: np.random.Generator, w: World, brand: np.ndarray, t: np.ndarr
     pop, brands = w.pop, w.brands
     n, c = len(brand), P.CANDIDATES
     niche_counts = np.bincount(pop.niche, minlength=len(NICHES))
-    weights = (w.fit[:, brands.category[brand]].T ** 2 + 0.03) * (niche_counts > 0)
+    weights = (w.fit[:, brands.category[brand]].T + 0.12) * (niche_counts > 0)
     cum = np.cumsum(weights, axis=1)
     cum /= cum[:, -1:]
     u = rng.uniform(size=(n, c))
@@ -71,7 +71,7 @@ def _pick_new(rng: np.random.Generator, w: World, brand: np.ndarray, t: np.ndarr
     tt = np.broadcast_to(t[:, None], cand.shape)
     log_f = np.log10(np.maximum(followers_at(pop, w.clock, cand, tt), 1.0))
     score = (
-        1.5 * w.fit[pop.niche[cand], brands.category[b]]
+        1.0 * w.fit[pop.niche[cand], brands.category[b]]
         + 2.5 * audience_match(pop.audience, brands.target, cand, b)
         + 0.5 * latent_engagement(pop, w.clock, cand, tt)
         + 1.0 * pop.real_share[cand]

@@ -69,7 +69,7 @@ INSTAGRAM_VIEW_SHARE = 0.4  # share of Instagram posts (reels) that report views
 ER_INFLUENCER_SIGMA = 0.35
 ER_DRIFT_STEP_SIGMA = 0.25
 ER_POST_SIGMA = 0.65
-SPONSORED_ER_FACTOR = 0.43  # sponsored posts engage less than organic ones
+SPONSORED_ER_FACTOR = 0.47  # sponsored posts engage less than organic ones
 CONVERTED_ER_BOOST = 0.45  # log boost of a sponsored post whose collaboration converted
 
 # Price of one post (USD), Instagram, by log10 followers; platform multipliers.
@@ -124,7 +124,7 @@ def fit_matrix() -> np.ndarray:
 
 
 # Conversion model (logit scale): p_true = sigmoid(sum of these terms).
-CONV_INTERCEPT = -2.5
+CONV_INTERCEPT = -2.3
 CONV_FIT = 1.6
 CONV_AUDIENCE = 3.0
 CONV_AUDIENCE_CENTRE = 0.55
