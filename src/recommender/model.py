@@ -25,6 +25,10 @@ META_FILE = "model.json"
 PROBA_FLOOR = 1e-4
 # Predictions on fewer rows than this run on one thread: online requests skip OpenMP start-up.
 SMALL_BATCH = 10_000
+# Training on fewer rows than this runs on one thread by default: on a small, shared machine
+# OpenMP threads that wait for each other cost more than they save (measured: 2 threads were
+# 2-10x slower than 1 on 10k rows of a 2-core machine under load).
+SMALL_TRAINING_SET = 50_000
 CALIBRATION_FOLDS = 5
 
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -126,7 +130,8 @@ class ConversionModel:
 
     Parameters are stored as given; all work happens in `fit`. Fitted attributes end with `_`.
     `categorical_features=None` takes every non-numeric, non-boolean column as categorical.
-    `num_threads=None` trains on every core (the number used is recorded in `params_`).
+    `num_threads=None` trains on one thread below SMALL_TRAINING_SET rows, else on every core
+    (the number used is recorded in `params_`).
     """
 
     def __init__(
@@ -169,7 +174,9 @@ class ConversionModel:
             c: sorted(X_train[c].dropna().astype(str).unique().tolist())
             for c in self.categorical_features_
         }
-        threads = self.num_threads if self.num_threads is not None else (os.cpu_count() or 1)
+        threads = self.num_threads
+        if threads is None:
+            threads = 1 if len(y_tr) < SMALL_TRAINING_SET else (os.cpu_count() or 1)
         self.params_ = {
             **DEFAULT_PARAMS, **(self.params or {}), "seed": self.seed, "num_threads": threads,
         }
@@ -242,7 +249,9 @@ class ConversionModel:
     def _threads(self, n_rows: int, num_threads: int | None) -> int:
         if num_threads is not None:
             return num_threads
-        return 1 if n_rows < SMALL_BATCH else int(self.params_["num_threads"])
+        if n_rows < SMALL_BATCH:
+            return 1
+        return self.num_threads if self.num_threads is not None else (os.cpu_count() or 1)
 
     def predict_raw(self, X: pd.DataFrame, num_threads: int | None = None) -> np.ndarray:
         """LightGBM's probability before calibration, one per row."""
