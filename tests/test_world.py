@@ -195,3 +195,9 @@ def test_generation_does_not_depend_on_global_numpy_state(tmp_path: Path) -> Non
     np.random.seed(99)
     generate_world(tmp_path / "b", n_influencers=50, n_brands=3, months=2, seed=5)
     assert _file_bytes(tmp_path / "a") == _file_bytes(tmp_path / "b")
+
+
+def test_bookings_are_capped_when_brands_far_outnumber_influencers(tmp_path: Path) -> None:
+    generate_world(tmp_path, n_influencers=20, n_brands=100, months=6, seed=2)
+    collabs = pd.read_parquet(tmp_path / "collaborations.parquet")
+    assert 0 < len(collabs) <= 1.0 * 20 * 6

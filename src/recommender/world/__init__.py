@@ -75,7 +75,9 @@ def generate_world(out_dir: Path, n_influencers: int = 5000, n_brands: int = 200
                    months: int = 18, seed: int = 7, progress: bool = False) -> dict[str, Path]:
     """Write a synthetic world (contract tables + truth.parquet) into `out_dir`.
 
-    The world spans `months` months ending 2026-06-30 (UTC). The same arguments give
+    The world spans `months` months ending 2026-06-30 (UTC). Brands book about 4.5
+    collaborations a month each (at most 0.5 per influencer a month overall); each booking
+    has its sponsored post in posts at exactly started_at. The same arguments give
     byte-identical files. Returns {table name: path written}.
     """
     for name, value, least in (("n_influencers", n_influencers, 1), ("n_brands", n_brands, 1),

@@ -137,8 +137,10 @@ def simulate_collaborations(rng: np.random.Generator, w: World) -> dict[str, np.
     }
     parts: list[dict[str, np.ndarray]] = []
     season = _season(w.clock)
+    per_brand = min(P.COLLABS_PER_BRAND_MONTH,
+                    P.MAX_COLLABS_PER_INFLUENCER_MONTH * len(w.pop) / len(w.brands))
     for m in range(w.clock.months):
-        lam = P.COLLABS_PER_BRAND_MONTH * w.brands.activity * season[m]
+        lam = per_brand * w.brands.activity * season[m]
         brand = np.repeat(np.arange(len(w.brands)), rng.poisson(lam))
         lo, hi = w.clock.bounds[m], w.clock.bounds[m + 1]
         t = lo + np.floor(rng.uniform(size=len(brand)) * (hi - lo)).astype(np.int64)

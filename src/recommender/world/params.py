@@ -142,6 +142,7 @@ EXTRA_CONVERSIONS_MEAN = 0.8
 
 # Collaborations: per brand per month, share of repeat bookings, candidates per booking.
 COLLABS_PER_BRAND_MONTH = 4.5
+MAX_COLLABS_PER_INFLUENCER_MONTH = 0.5  # caps bookings when brands far outnumber influencers
 REPEAT_SHARE = 0.35
 CANDIDATES = 24
 SELECTION_TEMPERATURE = 1.0
