@@ -1,0 +1,43 @@
+"""Shared by the benchmark scripts: peak memory, machine description, recording figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def machine() -> str:
+    return f"{os.cpu_count()} cores, {platform.machine()}, Python {sys.version.split()[0]}"
+
+
+def figure(name: str, value: float, unit: str, goal: str = "", met: bool | None = None) -> dict:
+    """One measured figure; `goal` is the issue's target in words, `met` whether it holds."""
+    return {"name": name, "value": value, "unit": unit, "goal": goal, "met": met}
+
+
+def record(key: str, figures: list[dict], scale: str = "") -> None:
+    """Store the figures of one benchmark in results.json under `key` (other keys kept)."""
+    data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    data[key] = {
+        "figures": figures,
+        "scale": scale,
+        "machine": machine(),
+        "date": dt.date.today().isoformat(),
+    }
+    tmp = RESULTS.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    tmp.replace(RESULTS)
+    for f in figures:
+        print(json.dumps({"benchmark": key, **f}))

@@ -1,0 +1,202 @@
+"""The training run: time split, fit and calibrate, evaluate, log to MLflow, gate the registry."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recommender import config
+from recommender.errors import UserError
+from recommender.evaluation import Evaluation, evaluate_window, has_signal, read_truth
+from recommender.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, LABEL, build_training_set
+from recommender.model import ConversionModel
+from recommender.registry import Decision, champion_version, decide_alias, register_model
+from recommender.split import TimeSplit
+from recommender.validate import Dataset, load_dataset
+
+logger = logging.getLogger(__name__)
+
+MIN_ROWS_PER_WINDOW = 20
+
+
+@dataclass
+class TrainingData:
+    """A validated data folder turned into a labelled, time-split training set."""
+
+    ds: Dataset
+    rows: pd.DataFrame
+    split: TimeSplit
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    test: pd.DataFrame
+    truth: pd.DataFrame | None
+    digest: str
+
+
+@dataclass
+class TrainResult:
+    """What one `train` produced: the model, its evaluation, the run and the registry move."""
+
+    model: ConversionModel
+    evaluation: Evaluation
+    run_id: str | None = None
+    version: str | None = None
+    decision: Decision | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def data_digest(ds: Dataset) -> str:
+    """A short SHA-256 over the bytes of every table file the data was read from."""
+    h = hashlib.sha256()
+    for name in sorted(ds.files):
+        path = Path(ds.files[name])
+        h.update(name.encode())
+        if path.is_file():
+            with path.open("rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+    return h.hexdigest()[:16]
+
+
+def prepare(data_dir: Path, train_share: float = 0.65, valid_share: float = 0.15) -> TrainingData:
+    """Load and validate `data_dir`, build the training set and split it by time."""
+    ds = load_dataset(Path(data_dir))
+    if len(ds.collaborations) == 0:
+        raise UserError(f"{data_dir}: no collaborations table (or it is empty): there are no "
+                        "outcomes to learn from")
+    rows = build_training_set(ds)
+    try:
+        split = TimeSplit.from_frame(rows, "as_of", train_share, valid_share)
+    except ValueError as exc:
+        raise UserError(f"{data_dir}: {exc}") from exc
+    train, valid, test = split.split(rows)
+    for name, part in (("train", train), ("validation", valid), ("test", test)):
+        if len(part) < MIN_ROWS_PER_WINDOW or part[LABEL].nunique() < 2:
+            raise UserError(
+                f"{data_dir}: the {name} window holds {len(part)} collaborations "
+                f"({int(part[LABEL].sum())} converted); at least {MIN_ROWS_PER_WINDOW} with both "
+                "outcomes are needed")
+    return TrainingData(ds, rows, split, train, valid, test, read_truth(Path(data_dir)),
+                        data_digest(ds))
+
+
+def fit(data: TrainingData, params: dict[str, Any] | None = None, seed: int = 0,
+        num_boost_round: int = 1000, early_stopping_rounds: int = 50) -> ConversionModel:
+    """LightGBM on the train window, early stopping and calibration on the validation window."""
+    model = ConversionModel(params=params, seed=seed, num_boost_round=num_boost_round,
+                            early_stopping_rounds=early_stopping_rounds,
+                            categorical_features=CATEGORICAL_FEATURES)
+    return model.fit(data.train[FEATURE_COLUMNS], data.train[LABEL],
+                     data.valid[FEATURE_COLUMNS], data.valid[LABEL])
+
+
+def gate(model_name: str, new_metrics: dict[str, float], test: pd.DataFrame,
+         force_champion: bool = False) -> Decision:
+    """Champion only for a model with signal that is not worse than the current champion,
+    both scored on the NEW test window."""
+    if force_champion:
+        return decide_alias(new_metrics, None, force_champion=True)
+    ok, text = has_signal(new_metrics["auc"], test[LABEL].to_numpy())
+    if not ok:
+        return Decision(config.CHALLENGER_ALIAS, f"no evidence of signal: {text}")
+    current = champion_version(None, model_name)
+    if current is None:
+        return decide_alias(new_metrics, None)
+    from recommender.pyfunc import load_conversion_model
+
+    try:
+        champion = load_conversion_model(f"models:/{model_name}/{current.version}")
+        missing = [f for f in champion.features_ if f not in test.columns]
+        if missing:
+            raise UserError(f"its features {missing[:3]} are not computed any more")
+        from recommender.evaluation import scorer_metrics
+
+        champ_metrics = scorer_metrics(test, champion.predict_proba(test[champion.features_]),
+                                       probabilities=True)
+    except UserError as exc:
+        return Decision(config.CHAMPION_ALIAS,
+                        f"the champion (version {current.version}) cannot be scored on the new "
+                        f"test window ({exc}); the new model replaces it")
+    decision = decide_alias(new_metrics, champ_metrics)
+    return Decision(decision.alias, f"{decision.reason} (champion: version {current.version})")
+
+
+def _log_plots(model: ConversionModel, data: TrainingData, evaluation: Evaluation) -> None:
+    import mlflow
+
+    from recommender.plots import calibration_figure, feature_importance_figure, gains_figure
+
+    y = data.test[LABEL].to_numpy()
+    figures = {
+        "plots/calibration.png": calibration_figure(y, evaluation.scores["model"]),
+        "plots/gains.png": gains_figure(y, evaluation.scores, oracle=evaluation.oracle),
+        "plots/feature_importance.png": feature_importance_figure(model.feature_importance()),
+    }
+    for path, fig in figures.items():
+        mlflow.log_figure(fig, path)
+
+
+def _log_run(model: ConversionModel, data: TrainingData, evaluation: Evaluation,
+             run_params: dict[str, Any]) -> None:
+    import mlflow
+
+    mlflow.log_params({
+        **run_params, **data.split.to_dict(),
+        "rows_train": len(data.train), "rows_valid": len(data.valid), "rows_test": len(data.test),
+        "best_iteration": model.best_iteration_, "calibration": model.calibration_["method"],
+        "n_features": len(FEATURE_COLUMNS), "data_digest": data.digest,
+        **{f"lgb_{k}": v for k, v in model.params_.items() if k not in ("verbosity",)},
+    })
+    finite = {k: float(v) for k, v in evaluation.metrics.items() if np.isfinite(v)}
+    mlflow.log_metrics(finite)
+    dataset = mlflow.data.from_pandas(
+        data.rows, source=str(data.ds.source), name=f"training-set-{data.digest}", targets=LABEL)
+    mlflow.log_input(dataset, context="training")
+    mlflow.set_tag("data_digest", data.digest)
+    mlflow.log_dict({"features": FEATURE_COLUMNS, "categorical": CATEGORICAL_FEATURES},
+                    "features.json")
+    mlflow.log_text(evaluation.table.to_csv(float_format="%.5f"), "metrics_table.csv")
+    mlflow.log_table(evaluation.table.reset_index(), "metrics_table.json")
+    importance = model.feature_importance()
+    mlflow.log_text(importance.to_csv(index=False), "feature_importance.csv")
+    _log_plots(model, data, evaluation)
+
+
+def run_training(
+    data_dir: Path,
+    experiment: str = config.DEFAULT_EXPERIMENT,
+    model_name: str = config.REGISTERED_MODEL_NAME,
+    seed: int = config.DEFAULT_SEED,
+    register: bool = True,
+    force_champion: bool = False,
+    params: dict[str, Any] | None = None,
+    num_boost_round: int = 1000,
+) -> TrainResult:
+    """The whole `recommender train`: prepare, fit, evaluate, log, register behind the gate."""
+    import mlflow
+
+    data = prepare(data_dir)
+    model = fit(data, params=params, seed=seed, num_boost_round=num_boost_round)
+    evaluation = evaluate_window(model, data.train, data.test, data.truth, seed=seed)
+    mlflow.set_experiment(experiment)
+    with mlflow.start_run(run_name=f"train-{data.digest}") as run:
+        _log_run(model, data, evaluation, {"seed": seed, "data_dir": str(data_dir),
+                                           "num_boost_round": num_boost_round})
+        from recommender.pyfunc import log_ranker
+
+        info = log_ranker(model, data.ds)
+        result = TrainResult(model, evaluation, run_id=run.info.run_id)
+        if register:
+            decision = gate(model_name, evaluation.metrics, data.test, force_champion)
+            version = register_model(info.model_uri, model_name, decision,
+                                     tags={"run_id": run.info.run_id, "data_digest": data.digest})
+            mlflow.set_tags({"registered_version": version.version, "alias": decision.alias,
+                             "gate_reason": decision.reason})
+            result.version, result.decision = version.version, decision
+    return result
