@@ -57,6 +57,9 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log deta
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not verbose:  # MLflow and alembic announce every database migration at INFO
+        for name in ("mlflow", "alembic"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 DataOpt = Annotated[Path, typer.Option("--data", help="Folder of contract tables (CSV/Parquet).")]
@@ -224,6 +227,31 @@ def train(
     if result.decision is not None:
         out.print(f"registered {model_name} version {result.version} as "
                   f"[bold]{result.decision.alias}[/]: {result.decision.reason}")
+
+
+@app.command()
+@friendly_errors
+def tune(
+    data: DataOpt = config.RAW_DIR,
+    trials: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    seed: int = config.DEFAULT_SEED,
+    experiment: Annotated[str, typer.Option(help="MLflow experiment.")] = config.DEFAULT_EXPERIMENT,
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the best parameters "
+                                           "(JSON).")] = config.MODELS_DIR / "best_params.json",
+) -> None:
+    """Search LightGBM parameters with Optuna on the validation window (one nested MLflow run
+    per trial) and write the best ones for `train --params-file`. Example:
+    recommender tune --data data/raw --trials 30 && recommender train --params-file
+    models/best_params.json
+    """
+    from recommender.tune import run_tuning
+
+    result = run_tuning(data, trials=trials, seed=seed, experiment=experiment, out_path=out_file)
+    out.print(f"best validation log loss {result['valid_log_loss']:.4f} "
+              f"(MLflow run {result['run_id']})")
+    for k, v in result["params"].items():
+        out.print(f"  {k} = {v:.6g}" if isinstance(v, float) else f"  {k} = {v}")
+    out.print(f"written to {out_file}; use: recommender train --params-file {out_file}")
 
 
 def _print_evaluation(table) -> None:
