@@ -24,3 +24,103 @@ def small_world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def small_world(small_world_dir: Path) -> dict[str, pd.DataFrame]:
     """The small world's tables as written (Parquet read back), keyed by table name."""
     return {p.stem: pd.read_parquet(p) for p in sorted(small_world_dir.glob("*.parquet"))}
+
+
+# ----------------------------------------------------------------------------- features
+# A tiny hand-checked dataset for the feature tests: every expected value in
+# tests/test_features_*.py is computed by hand from these rows (see the comments).
+TINY_AS_OF = pd.Timestamp("2024-06-01T00:00:00Z")
+
+
+def _days_before(days: float) -> str:
+    return (TINY_AS_OF - pd.Timedelta(days=days)).isoformat()
+
+
+def tiny_frames() -> dict[str, pd.DataFrame]:
+    """Raw contract frames: 3 influencers (i3 never posts), 2 brands, 5 collaborations.
+
+    i1 (followers 5000, followers_at_post given) posts at as_of-400d ER .10, -200d ER .05
+    (sponsored), -60d ER .02, -10d ER .04, then a sponsored post for b1 exactly at as_of
+    and one after it (both must never count). i2 (no followers_at_post: ER over followers
+    2000) posts at -20d ER .05 (views ER .1) and -5d ER .2 (views ER .2).
+    """
+    influencers = pd.DataFrame({
+        "influencer_id": ["i1", "i2", "i3"],
+        "platform": ["instagram", "tiktok", "youtube"],
+        "niche": ["fitness", "beauty", "food"],
+        "followers": [5000, 2000, 3000],
+        "country": ["US", "FR", None],
+        "real_follower_share": [0.9, 0.5, None],
+        "price_per_post": [110.0, None, 50.0],
+    })
+    posts = pd.DataFrame({
+        "post_id": ["p1", "p2", "p3", "p4", "p5", "p6", "q1", "q2"],
+        "influencer_id": ["i1"] * 6 + ["i2"] * 2,
+        "posted_at": [_days_before(d) for d in (400, 200, 60, 10, 0, -1, 20, 5)],
+        "likes": [70, 40, 20, 34, 900, 500, 100, 300],
+        "comments": [10, 5, 0, 10, 100, 0, 0, 100],
+        "views": [None, None, None, None, None, None, 1000, 2000],
+        "followers_at_post": [800, 900, 1000, 1100, 1200, 1200, None, None],
+        "sponsored": [False, True, False, False, True, False, False, False],
+        "brand_id": [None, "b2", None, None, "b1", None, None, None],
+    })
+    brands = pd.DataFrame({
+        "brand_id": ["b1", "b2"], "name": ["Brand one", "Brand two"],
+        "category": ["fitness", "beauty"], "country": ["US", None],
+    })
+    audience = pd.DataFrame(
+        [("i1", "age", "18-24", 0.6), ("i1", "age", "25-34", 0.4),
+         ("i1", "gender", "female", 0.7), ("i1", "gender", "male", 0.3),
+         ("i1", "country", "US", 0.8), ("i1", "country", "FR", 0.2),
+         ("i2", "age", "18-24", 0.2), ("i2", "age", "25-34", 0.5), ("i2", "age", "35-44", 0.3),
+         ("i2", "gender", "female", 0.4), ("i2", "gender", "male", 0.6)],
+        columns=["influencer_id", "dimension", "segment", "share"],
+    )
+    brand_audience = pd.DataFrame(
+        [("b1", "age", "18-24", 0.5), ("b1", "age", "25-34", 0.5),
+         ("b1", "gender", "female", 1.0), ("b1", "country", "US", 1.0)],
+        columns=["brand_id", "dimension", "segment", "share"],
+    )
+    collaborations = pd.DataFrame({
+        "collaboration_id": ["c1", "c2", "c3", "c4", "c5"],
+        "brand_id": ["b1", "b1", "b2", "b1", "b2"],
+        "influencer_id": ["i1", "i2", "i1", "i1", "i2"],
+        "started_at": [_days_before(d) for d in (100, 50, 30, 0, -10)],
+        "fee": [100.0, 80.0, 90.0, 120.0, 70.0],
+        "clicks": [30, 5, 12, 50, 20],
+        "conversions": [3, 0, 1, 5, 2],
+    })
+    return {"influencers": influencers, "posts": posts, "brands": brands,
+            "audience": audience, "brand_audience": brand_audience,
+            "collaborations": collaborations}
+
+
+@pytest.fixture
+def tiny_ds():
+    """The tiny dataset, validated."""
+    from recommender.validate import validate_frames
+
+    return validate_frames(tiny_frames())
+
+
+@pytest.fixture
+def tiny_pairs() -> pd.DataFrame:
+    """Every brand x influencer of the tiny dataset, as of TINY_AS_OF."""
+    return pd.DataFrame({
+        "brand_id": ["b1", "b1", "b1", "b2", "b2", "b2"],
+        "influencer_id": ["i1", "i2", "i3", "i1", "i2", "i3"],
+        "as_of": TINY_AS_OF,
+    })
+
+
+FEATURE_WORLD = {"n_influencers": 300, "n_brands": 20, "months": 12, "seed": 5}
+
+
+@pytest.fixture(scope="session")
+def feature_world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated world of 300 influencers and 20 brands over 12 months."""
+    from recommender.world import generate_world
+
+    out = tmp_path_factory.mktemp("feature_world")
+    generate_world(out, **FEATURE_WORLD)
+    return out

@@ -42,7 +42,7 @@ from recommender.features.niche import (
     niche_features,
 )
 from recommender.features.price import PRICE_FEATURES, price_features
-from recommender.features.timeline import to_ns
+from recommender.features.timeline import from_ns, same_value, to_ns
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def influencer_features(ds, keys: pd.DataFrame, context: PairContext | None = No
                                              global_rate(ctx.collabs, as_of)))
     out = pd.DataFrame({
         "influencer_id": keys["influencer_id"].to_numpy(),
-        "as_of": pd.to_datetime(keys["as_of"].to_numpy(), utc=True).as_unit("ns"),
+        "as_of": from_ns(as_of),
         "influencer_country": inf["country"].take(codes).to_numpy(),
         "platform": inf["platform"].take(codes).to_numpy(),
         "niche": inf["niche"].take(codes).to_numpy(),
@@ -131,7 +131,7 @@ def brand_profiles(ds, keys: pd.DataFrame, context: PairContext | None = None) -
     hist = brand_history_features(ctx.collabs, codes, as_of, global_rate(ctx.collabs, as_of))
     out = pd.DataFrame({
         "brand_id": keys["brand_id"].to_numpy(),
-        "as_of": pd.to_datetime(keys["as_of"].to_numpy(), utc=True).as_unit("ns"),
+        "as_of": from_ns(as_of),
         "category": ds.brands["category"].take(codes).to_numpy(),
         "brand_country": ds.brands["country"].take(codes).to_numpy(),
         **hist,
@@ -245,26 +245,23 @@ def _pair_frame(inf_side: pd.DataFrame, inf_rows: np.ndarray, brand_side: pd.Dat
     inf_codes = ctx.collabs.influencer_index.get_indexer(inf_side["influencer_id"])[inf_rows]
     brand_codes = ctx.collabs.brand_index.get_indexer(brand_side["brand_id"])[brand_rows]
     prior = global_rate(ctx.collabs, as_of)
-    niche = inf_side["niche"].to_numpy()[inf_rows]
-    category = brand_side["category"].to_numpy()[brand_rows]
-    ic = inf_side["influencer_country"].to_numpy()[inf_rows]
-    bc = brand_side["brand_country"].to_numpy()[brand_rows]
-    known = ~pd.isna(ic) & ~pd.isna(bc)
-    pair = {"country_match": np.where(known, (ic == bc).astype(np.float64), np.nan)}
-    pair.update(niche_features(ctx.niche_rates, niche, category, as_of, prior))
+    pair = {"country_match": same_value(inf_side["influencer_country"], inf_rows,
+                                        brand_side["brand_country"], brand_rows)}
+    pair.update(niche_features(ctx.niche_rates, inf_side["niche"], inf_rows,
+                               brand_side["category"], brand_rows, as_of, prior))
     pair.update(audience_pair_features(inf_side, inf_rows, brand_side, brand_rows,
                                        ctx.audience_average))
     pair.update(pair_history_features(ctx.collabs, inf_codes, brand_codes, as_of, prior))
     cols: dict[str, object] = {
         "brand_id": pairs["brand_id"].array, "influencer_id": pairs["influencer_id"].array,
-        "as_of": pd.to_datetime(pairs["as_of"].to_numpy(), utc=True).as_unit("ns"),
+        "as_of": from_ns(as_of),
     }
     for c in INFLUENCER_FEATURES:
         cols[c] = _gather(inf_side, c, inf_rows)
     for c in BRAND_FEATURES:
         cols[c] = _gather(brand_side, c, brand_rows)
     cols.update({c: pair[c] for c in PAIR_FEATURES})
-    return pd.DataFrame(cols)
+    return pd.DataFrame(cols, copy=False)
 
 
 def _unique_keys(codes: np.ndarray, as_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

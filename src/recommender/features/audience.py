@@ -62,49 +62,51 @@ def influencer_audience_features(
     }
 
 
-def _segments(columns: list[str], prefix: str, dim: str) -> list[str]:
+def _columns(frame: pd.DataFrame, prefix: str, dim: str) -> dict[str, np.ndarray]:
+    """{segment: shares per row of `frame`} of one dimension."""
     head = f"{prefix}{dim}:"
-    return [c[len(head):] for c in columns if c.startswith(head)]
+    return {c[len(head):]: frame[c].to_numpy(dtype=np.float64)
+            for c in frame.columns if isinstance(c, str) and c.startswith(head)}
 
 
-def _block(frame: pd.DataFrame, rows: np.ndarray, prefix: str, dim: str,
-           segments: list[str]) -> np.ndarray:
-    """Shares of `segments` for the selected rows; absent segments 0, unknown dimension NaN."""
-    own = _segments(list(frame.columns), prefix, dim)
-    out = np.zeros((len(rows), len(segments)))
-    if not own:
-        return out * np.nan
-    mat = frame[[f"{prefix}{dim}:{s}" for s in own]].to_numpy(dtype=np.float64)[rows]
-    where = {s: i for i, s in enumerate(segments)}
-    out[:, [where[s] for s in own]] = mat
-    unknown = np.isnan(mat).all(axis=1)
-    out[unknown] = np.nan
-    return out
+def _described(columns: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """Rows that describe the dimension (its shares are NaN together when it is unknown)."""
+    if not columns:
+        return np.zeros(n, dtype=bool)
+    return ~np.isnan(next(iter(columns.values())))
 
 
 def audience_pair_features(
     influencer_side: pd.DataFrame, inf_rows: np.ndarray,
     brand_side: pd.DataFrame, brand_rows: np.ndarray, average: pd.Series,
 ) -> dict[str, np.ndarray]:
-    """Per dimension: histogram intersection sum_s min(a_s, t_s) of audience a and target t,
-    and lift sum_s t_s a_s / sum_s t_s avg_s against the catalogue average audience."""
+    """Per dimension, for audience shares a and target shares t of each pair:
+    match = sum_s min(a_s, t_s) (histogram intersection, 1 = the audience covers the target)
+    and lift = sum_s t_s a_s / sum_s t_s avg_s against the catalogue average audience.
+
+    Loops over target segments (never over pairs): each step is a gather over the pairs.
+    """
     out: dict[str, np.ndarray] = {}
     n = len(inf_rows)
     for dim in DIMENSIONS:
-        segs = sorted(set(_segments(list(influencer_side.columns), AUDIENCE_PREFIX, dim))
-                      | set(_segments(list(brand_side.columns), TARGET_PREFIX, dim)))
-        if not segs:
-            out[f"audience_match_{dim}"] = out[f"target_lift_{dim}"] = np.full(n, np.nan)
-            continue
-        a = _block(influencer_side, inf_rows, AUDIENCE_PREFIX, dim, segs)
-        t = _block(brand_side, brand_rows, TARGET_PREFIX, dim, segs)
-        avg = np.array([average.get(f"{AUDIENCE_PREFIX}{dim}:{s}", 0.0) for s in segs])
-        avg = np.nan_to_num(avg)
-        known = ~np.isnan(a[:, 0]) & ~np.isnan(t[:, 0])
-        match = np.minimum(a, t).sum(axis=1)
-        lift = safe_div((a * t).sum(axis=1), np.nan_to_num(t) @ avg)
+        aud = _columns(influencer_side, AUDIENCE_PREFIX, dim)
+        tgt = _columns(brand_side, TARGET_PREFIX, dim)
+        known = (_described(aud, len(influencer_side))[inf_rows]
+                 & _described(tgt, len(brand_side))[brand_rows])
+        match, dot, base = np.zeros(n), np.zeros(n), np.zeros(n)
+        for seg, t_side in tgt.items():
+            t_side = np.nan_to_num(t_side)
+            if not t_side.any():
+                continue
+            t = t_side[brand_rows]
+            avg = average.get(f"{AUDIENCE_PREFIX}{dim}:{seg}", 0.0)
+            base += t * (0.0 if pd.isna(avg) else float(avg))
+            if seg in aud:
+                a = np.nan_to_num(aud[seg])[inf_rows]
+                match += np.minimum(a, t)
+                dot += a * t
         out[f"audience_match_{dim}"] = np.where(known, match, np.nan)
-        out[f"target_lift_{dim}"] = np.where(known, lift, np.nan)
+        out[f"target_lift_{dim}"] = np.where(known, safe_div(dot, base), np.nan)
     matches = np.column_stack([out[f"audience_match_{d}"] for d in DIMENSIONS])
     counted = (~np.isnan(matches)).sum(axis=1)
     out["audience_match_mean"] = safe_div(np.nansum(matches, axis=1), counted)

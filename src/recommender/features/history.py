@@ -95,8 +95,10 @@ def _unknown(n: int, names: list[str]) -> dict[str, np.ndarray]:
 
 def global_rate(h: CollabHistory, as_of_ns: np.ndarray) -> np.ndarray:
     """Share of all collaborations started before as_of that converted (NaN if none)."""
-    n, conv, _, _ = h.everyone.record(np.zeros(len(as_of_ns), np.int64), as_of_ns)
-    return safe_div(conv, n) if h.known else np.full(len(as_of_ns), np.nan)
+    if not h.known:
+        return np.full(len(as_of_ns), np.nan)
+    n = np.searchsorted(h.everyone.timeline.times, as_of_ns, side="left")  # one sorted group
+    return safe_div(h.everyone.converted[n], n)
 
 
 def influencer_history_features(

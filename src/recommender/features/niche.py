@@ -7,7 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from recommender.features.timeline import Timeline, int_cumsum, shrunk_rate, to_ns
+from recommender.features.timeline import (
+    Timeline,
+    int_cumsum,
+    same_value,
+    shrunk_rate,
+    to_ns,
+)
 
 # Pseudo-collaborations at the global rate added to each niche x category cell. A cell pools
 # many brands and influencers, so it needs more evidence than one track record to move.
@@ -54,17 +60,22 @@ def niche_category_rates(ds) -> NicheCategoryRates:
 
 
 def niche_features(
-    rates: NicheCategoryRates, niche: pd.Series | np.ndarray, category: pd.Series | np.ndarray,
-    as_of_ns: np.ndarray, prior: np.ndarray,
+    rates: NicheCategoryRates, niche: np.ndarray, inf_rows: np.ndarray,
+    category: np.ndarray, brand_rows: np.ndarray, as_of_ns: np.ndarray, prior: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """niche_match (1.0 / 0.0) and the cell's shrunk conversion rate before as_of."""
-    niche_arr = np.asarray(niche, dtype=object)
-    cat_arr = np.asarray(category, dtype=object)
-    out = {"niche_match": (niche_arr == cat_arr).astype(np.float64)}
+    """niche_match (1.0 / 0.0) and the cell's shrunk conversion rate before as_of.
+
+    `niche` holds one value per influencer-side row and `category` one per brand-side row;
+    pair i reads niche[inf_rows[i]] and category[brand_rows[i]] (codes, then integer gathers).
+    """
+    out = {"niche_match": same_value(niche, inf_rows, category, brand_rows)}
     if not rates.known:
-        out["niche_category_rate"] = np.full(len(niche_arr), np.nan)
+        out["niche_category_rate"] = np.full(len(inf_rows), np.nan)
         return out
-    start, end = rates.timeline.before(rates.cell(niche, category), as_of_ns)
+    n_cell = rates.niches.get_indexer(pd.Index(niche))[inf_rows]
+    c_cell = rates.categories.get_indexer(pd.Index(category))[brand_rows]
+    cell = np.where((n_cell >= 0) & (c_cell >= 0), n_cell * len(rates.categories) + c_cell, -1)
+    start, end = rates.timeline.before(cell, as_of_ns)
     out["niche_category_rate"] = shrunk_rate(
         rates.converted[end] - rates.converted[start], end - start, prior,
         CELL_PRIOR_COLLABORATIONS)

@@ -1,4 +1,5 @@
-"""Point-in-time lookups: which rows of a (group, time)-sorted table lie strictly before as_of."""
+"""Point-in-time lookups (rows of a (group, time)-sorted table strictly before as_of) and the
+small numeric helpers every feature family shares."""
 
 from __future__ import annotations
 
@@ -16,6 +17,25 @@ def to_ns(values: pd.Series | pd.Index | np.ndarray | list) -> np.ndarray:
     if idx.hasnans:
         raise ValueError("a timestamp is missing (NaT) where a point in time is required")
     return idx.as_unit("ns").asi8.copy()
+
+
+def from_ns(ns: np.ndarray) -> pd.DatetimeIndex:
+    """int64 nanoseconds since the epoch as UTC timestamps."""
+    return pd.DatetimeIndex(np.asarray(ns, dtype=np.int64).view("M8[ns]"), tz="UTC")
+
+
+def same_value(a: np.ndarray, a_rows: np.ndarray, b: np.ndarray, b_rows: np.ndarray
+               ) -> np.ndarray:
+    """1.0 where a[a_rows] equals b[b_rows], 0.0 where not, NaN where either is missing.
+
+    Values are coded once per side row, so the per-pair work is integer gathers.
+    """
+    a, b = pd.Index(a), pd.Index(b)
+    vocab = pd.Index(pd.unique(np.concatenate([a.dropna().to_numpy(object),
+                                               b.dropna().to_numpy(object)])))
+    ca = vocab.get_indexer(a)[a_rows]
+    cb = vocab.get_indexer(b)[b_rows]
+    return np.where((ca >= 0) & (cb >= 0), (ca == cb).astype(np.float64), np.nan)
 
 
 def safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:

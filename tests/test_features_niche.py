@@ -1,0 +1,53 @@
+"""Niche fit: niche equals category and the shrunk niche x category rate as of, hand-checked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import TINY_AS_OF, tiny_frames
+
+from recommender.features import build_features
+from recommender.features.niche import CELL_PRIOR_COLLABORATIONS
+from recommender.validate import validate_frames
+
+
+def _pair(feats: pd.DataFrame, brand: str, influencer: str) -> pd.Series:
+    return feats.set_index(["brand_id", "influencer_id"]).loc[(brand, influencer)]
+
+
+def test_niche_match_compares_influencer_niche_with_brand_category(tiny_ds, tiny_pairs):
+    f = build_features(tiny_ds, tiny_pairs)
+    assert _pair(f, "b1", "i1")["niche_match"] == 1.0  # fitness / fitness
+    assert _pair(f, "b2", "i1")["niche_match"] == 0.0  # fitness / beauty
+    assert _pair(f, "b2", "i2")["niche_match"] == 1.0  # beauty / beauty
+
+
+def test_niche_category_rate_is_shrunk_toward_global_rate(tiny_ds, tiny_pairs):
+    f = build_features(tiny_ds, tiny_pairs)
+    k, global_rate = CELL_PRIOR_COLLABORATIONS, 2 / 3  # c1, c2, c3 before as_of; c1, c3 converted
+    # fitness x fitness: c1 converted (c4 at as_of does not count)
+    assert _pair(f, "b1", "i1")["niche_category_rate"] == pytest.approx(
+        (1 + k * global_rate) / (1 + k))
+    # beauty x fitness: c2 did not convert
+    assert _pair(f, "b1", "i2")["niche_category_rate"] == pytest.approx(
+        (0 + k * global_rate) / (1 + k))
+    # beauty x beauty: no collaboration yet (c5 is after as_of): the global rate itself
+    assert _pair(f, "b2", "i2")["niche_category_rate"] == pytest.approx(global_rate)
+
+
+def test_niche_category_rate_without_collaborations_is_missing():
+    frames = tiny_frames()
+    del frames["collaborations"]
+    ds = validate_frames(frames)
+    f = build_features(ds, pd.DataFrame({"brand_id": ["b1"], "influencer_id": ["i1"],
+                                         "as_of": [TINY_AS_OF]}))
+    assert f.loc[0, "niche_match"] == 1.0
+    assert np.isnan(f.loc[0, "niche_category_rate"])
+
+
+def test_niche_category_rate_before_any_collaboration_is_missing(tiny_ds):
+    early = TINY_AS_OF - pd.Timedelta(days=365)
+    f = build_features(tiny_ds, pd.DataFrame({"brand_id": ["b1"], "influencer_id": ["i1"],
+                                              "as_of": [early]}))
+    assert np.isnan(f.loc[0, "niche_category_rate"])
