@@ -1,0 +1,142 @@
+"""The MLflow model around the ranker: log, load, and answer requests (bad ones with a 4xx).
+
+The logged model is self-contained: artifacts `conversion_model/` (booster as LightGBM text +
+model.json) and `snapshot/` (Parquet + JSON), the `recommender` package as code, and a
+models-from-code entry (`pyfunc_entry.py`): nothing is pickled. Everything is loaded in
+`load_context`.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature
+from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
+from mlflow.types.schema import ParamSchema, ParamSpec
+
+from recommender import config
+from recommender.errors import UserError
+from recommender.model import ConversionModel
+
+logger = logging.getLogger(__name__)
+
+MODEL_ARTIFACT = "conversion_model"
+SNAPSHOT_ARTIFACT = "snapshot"
+ENTRY = Path(__file__).with_name("pyfunc_entry.py")
+PINNED = ("mlflow", "lightgbm", "pandas", "numpy", "pyarrow", "scikit-learn", "scipy")
+# Input columns are not declared: a declared schema would coerce 1.5, "7" or true into an
+# integer column (and drop unknown fields silently); the ranker checks each value itself.
+SIGNATURE = ModelSignature(inputs=None, params=ParamSchema([
+    ParamSpec("top_n", "long", config.DEFAULT_TOP_N),
+    ParamSpec("as_of", "string", None),
+    ParamSpec("budget", "double", None),
+]))
+
+
+def _briefs(model_input: Any) -> Any:
+    """The request's briefs as a table (records, a dict of columns or a DataFrame)."""
+    if isinstance(model_input, pd.DataFrame):
+        return model_input
+    if isinstance(model_input, list) and all(isinstance(r, dict) for r in model_input):
+        return pd.DataFrame(model_input)
+    if isinstance(model_input, dict):
+        return pd.DataFrame(model_input)
+    raise UserError("the request must hold a table of briefs, e.g. "
+                    '{"dataframe_records": [{"brand_id": "b001"}]}')
+
+
+class RankerModel(mlflow.pyfunc.PythonModel):
+    """Stateless until `load_context`, which builds the Ranker from the model's artifacts."""
+
+    def load_context(self, context) -> None:
+        from recommender.ranker import Ranker
+
+        model = ConversionModel.load(context.artifacts[MODEL_ARTIFACT])
+        self.ranker = Ranker(model, context.artifacts[SNAPSHOT_ARTIFACT])
+        logger.info("ranker loaded: %d influencers, snapshot as of %s",
+                    len(self.ranker.ids), self.ranker.as_of)
+
+    def predict(self, context, model_input, params: dict[str, Any] | None = None):
+        """Briefs in, one row per recommendation out; a bad request raises a 400."""
+        params = params or {}
+        try:
+            return self.ranker.recommend(_briefs(model_input), top_n=params.get("top_n"),
+                                         as_of=params.get("as_of"),
+                                         budget=params.get("budget"))
+        except UserError as exc:
+            raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from None
+        except Exception as exc:  # a bug: log the trace here, answer 500 without it
+            logger.exception("ranker failed")
+            raise MlflowException(f"internal error in the ranker: {type(exc).__name__}",
+                                  error_code=INTERNAL_ERROR) from None
+
+
+def pip_requirements() -> list[str]:
+    """The installed versions of what the ranker imports, pinned."""
+    return [f"{name}=={metadata.version(name)}" for name in PINNED]
+
+
+def _model_kwargs(model: ConversionModel, ds, as_of: pd.Timestamp | None, tmp: Path
+                  ) -> dict[str, Any]:
+    from recommender.snapshot import build_snapshot, load_meta
+
+    model.save(tmp / MODEL_ARTIFACT)
+    snap = build_snapshot(ds, model, as_of, out_dir=tmp / SNAPSHOT_ARTIFACT)
+    example_brand = str(ds.brands["brand_id"].iloc[0])
+    return {
+        "python_model": str(ENTRY),
+        "artifacts": {MODEL_ARTIFACT: str(tmp / MODEL_ARTIFACT), SNAPSHOT_ARTIFACT: str(snap)},
+        "code_paths": [str(Path(__file__).parent)],
+        "signature": SIGNATURE,
+        "input_example": (pd.DataFrame([{"brand_id": example_brand}]), {"top_n": 5}),
+        "pip_requirements": pip_requirements(),
+        "metadata": {"snapshot_as_of": load_meta(snap)["as_of"]},
+    }
+
+
+def log_ranker(model: ConversionModel, ds, as_of: pd.Timestamp | None = None, *,
+               name: str = "ranker") -> mlflow.models.model.ModelInfo:
+    """Log the ranker (model + fresh snapshot of `ds`) into the ACTIVE MLflow run."""
+    if mlflow.active_run() is None:
+        raise UserError("log_ranker must be called inside an MLflow run")
+    with tempfile.TemporaryDirectory() as tmp:
+        info = mlflow.pyfunc.log_model(name=name, **_model_kwargs(model, ds, as_of, Path(tmp)))
+    logger.info("logged ranker %s", info.model_uri)
+    return info
+
+
+def save_ranker(model: ConversionModel, ds, path: Path | str,
+                as_of: pd.Timestamp | None = None) -> Path:
+    """Write the ranker as an MLflow model folder at `path` (no tracking store needed)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        mlflow.pyfunc.save_model(str(path), **_model_kwargs(model, ds, as_of, Path(tmp)))
+    return Path(path)
+
+
+def _download(model_uri: str, artifact: str) -> Path:
+    try:
+        local = mlflow.artifacts.download_artifacts(f"{model_uri.rstrip('/')}/artifacts/{artifact}")
+    except MlflowException as exc:
+        raise UserError(f"model {model_uri}: cannot read its {artifact} ({exc.message})") from None
+    return Path(local)
+
+
+def load_conversion_model(model_uri: str) -> ConversionModel:
+    """The ConversionModel inside a logged ranker (downloads only that artifact)."""
+    return ConversionModel.load(_download(model_uri, MODEL_ARTIFACT))
+
+
+def load_ranker(model_uri: str):
+    """The Ranker of a logged ranker, in this process (the same code path as serving)."""
+    try:
+        loaded = mlflow.pyfunc.load_model(model_uri)
+    except MlflowException as exc:
+        raise UserError(f"model {model_uri}: cannot be loaded ({exc.message})") from None
+    return loaded.unwrap_python_model().ranker

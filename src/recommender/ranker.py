@@ -1,0 +1,196 @@
+"""The ranker: briefs in, ranked influencers out (filters, shortlist, scores, reasons, budget).
+
+Two stages. The filters of a brief (followers, platform, country, price, niche, exclusions)
+leave a set of candidates in the snapshot's catalogue. The first stage scores all of them
+with an additive surrogate of the model (`recommender.shortlist`) and keeps the best
+`shortlist_size` (plus every influencer with a track record with this brand); the second
+builds the exact pair features of those and scores them with the model. Online scoring runs
+LightGBM on one thread: on small inputs OpenMP start-up costs more than it saves.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recommender.briefs import Brief, number, parse_as_of, parse_briefs, parse_top_n
+from recommender.budget import select_within_budget
+from recommender.contract import DIMENSIONS
+from recommender.explain import reasons
+from recommender.features import brand_profiles, inline_brand_profile, pair_context, pair_features
+from recommender.features.audience import AUDIENCE_PREFIX
+from recommender.model import ConversionModel, apply_calibration
+from recommender.shortlist import Shortlist
+from recommender.snapshot import Snapshot, load_snapshot
+
+logger = logging.getLogger(__name__)
+
+SHORTLIST_SIZE = 2_000
+ONLINE_THREADS = 1
+RECENCY_FEATURES = ("days_since_last_post", "days_since_last_collab")
+OUTPUT_COLUMNS = ["brief", "brand_id", "rank", "influencer_id", "score", "platform", "niche",
+                  "country", "followers", "engagement_rate_90d", "audience_match",
+                  "price_per_post", "reasons", "as_of", "snapshot_as_of"]
+BUDGET_COLUMNS = ["budget", "total_price", "expected_conversions", "unpriced_left_out"]
+
+
+class Ranker:
+    """Ranks the influencers of one snapshot for briefs, with one conversion model."""
+
+    def __init__(self, model: ConversionModel, snapshot: Snapshot | Path | str,
+                 shortlist_size: int = SHORTLIST_SIZE) -> None:
+        snap = snapshot if isinstance(snapshot, Snapshot) else load_snapshot(snapshot)
+        self.model, self.snapshot, self.shortlist_size = model, snap, shortlist_size
+        ds, side = snap.ds, snap.influencer_side
+        self.context = pair_context(ds)
+        self.side = side
+        inf = ds.influencers
+        self.ids = pd.Index(inf["influencer_id"])
+        self.followers = inf["followers"].to_numpy(np.int64)
+        self.price = inf["price_per_post"].to_numpy(np.float64)
+        self.codes = {c: pd.factorize(inf[c]) for c in ("platform", "niche", "country")}
+        self.niches = pd.Index(self.codes["niche"][1])
+        self.brands = brand_profiles(ds, pd.DataFrame({"brand_id": ds.brands["brand_id"],
+                                                       "as_of": snap.as_of}), self.context)
+        self.brand_index = pd.Index(self.brands["brand_id"])
+        c = ds.collaborations
+        rows = self.ids.get_indexer(c["influencer_id"])
+        self.history = {b: np.unique(g) for b, g in
+                        pd.Series(rows).groupby(c["brand_id"].to_numpy()) if len(g)}
+        self.first_stage = Shortlist(snap.shortlist, side, self.context)
+        self.audiences = [
+            side[cols].to_numpy(np.float64) for cols in (
+                [c for c in side.columns if c.startswith(f"{AUDIENCE_PREFIX}{d}:")]
+                for d in DIMENSIONS) if cols]
+
+    @property
+    def as_of(self) -> pd.Timestamp:
+        """The snapshot's as_of: features use data strictly before it."""
+        return self.snapshot.as_of
+
+    # --- briefs --------------------------------------------------------------------------
+
+    def recommend(self, briefs: pd.DataFrame | Mapping[str, Any], top_n: Any = None,
+                  as_of: Any = None, budget: Any = None, *,
+                  exhaustive: bool = False) -> pd.DataFrame:
+        """One row per recommendation (see OUTPUT_COLUMNS; BUDGET_COLUMNS too with a budget).
+
+        Raises UserError naming the field and value of a bad brief or parameter.
+        `exhaustive=True` skips the first stage (every filtered candidate through the model).
+        """
+        n = parse_top_n(top_n)
+        when = parse_as_of(as_of, self.as_of)
+        cash = number("budget", budget, positive=True)
+        parsed = parse_briefs(briefs, self.brand_index, self.niches)
+        frames = [self._one(b, n, when, cash, exhaustive) for b in parsed]
+        columns = OUTPUT_COLUMNS + (BUDGET_COLUMNS if cash is not None else [])
+        frames = [f for f in frames if len(f)]
+        if not frames:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        return pd.concat(frames, ignore_index=True)[columns]
+
+    def candidates(self, brief: Brief) -> np.ndarray:
+        """Catalogue rows that pass the brief's filters."""
+        mask = (self.followers >= brief.min_followers) & (self.followers <= brief.max_followers)
+        for col, value in (("platform", brief.platform), ("niche", brief.niche),
+                           ("country", brief.country)):
+            if value is not None:
+                codes, uniques = self.codes[col]
+                mask &= codes == pd.Index(uniques).get_indexer([value])[0]
+        if brief.max_price is not None:
+            mask &= self.price <= brief.max_price  # NaN (no price) is never <= anything
+        if brief.exclude:
+            rows = self.ids.get_indexer(list(brief.exclude))
+            mask[rows[rows >= 0]] = False
+        return np.flatnonzero(mask)
+
+    def brand_profile(self, brief: Brief) -> pd.DataFrame:
+        """The one-row brand side of a brief, as of the snapshot."""
+        if brief.known:
+            return self.brands.iloc[[self.brand_index.get_loc(brief.brand_id)]].reset_index(
+                drop=True)
+        extra = {"brand_id": brief.brand_id} if brief.brand_id else {}
+        return inline_brand_profile(brief.category, brief.brand_country, brief.targets,
+                                    as_of=self.as_of, context=self.context, **extra)
+
+    def _shortlist(self, rows: np.ndarray, brand: pd.DataFrame, brief: Brief, top_n: int,
+                   priced: bool) -> np.ndarray:
+        k = max(self.shortlist_size, 3 * top_n)
+        if len(rows) <= k:
+            return rows
+        s = self.first_stage.scores(rows, brand)
+        keep = [rows[np.argpartition(-s, k - 1)[:k]]]
+        if priced:  # budget mode also wants cheap candidates: rank by log(p / price) as well
+            per_dollar = s - np.log(np.maximum(self.price[rows], 1.0))
+            keep.append(rows[np.argpartition(-per_dollar, k - 1)[:k]])
+        if brief.known and brief.brand_id in self.history:
+            keep.append(np.intersect1d(self.history[brief.brand_id], rows))
+        return np.unique(np.concatenate(keep))
+
+    def _features(self, rows: np.ndarray, brand: pd.DataFrame, when: pd.Timestamp
+                  ) -> pd.DataFrame:
+        side = self.side.take(rows).reset_index(drop=True)
+        pairs = pd.DataFrame({"brand_id": brand["brand_id"].iloc[0],
+                              "influencer_id": side["influencer_id"], "as_of": self.as_of})
+        X = pair_features(side, brand, self.context, pairs)
+        if when > self.as_of:  # the snapshot's knowledge carried forward: time since grows
+            gap = (when - self.as_of) / pd.Timedelta(days=1)
+            X = X.assign(**{c: X[c] + gap for c in RECENCY_FEATURES if c in X})
+        return X
+
+    def _one(self, brief: Brief, top_n: int, when: pd.Timestamp, budget: float | None,
+             exhaustive: bool) -> pd.DataFrame:
+        rows = self.candidates(brief)
+        unpriced = 0
+        if budget is not None:
+            priced = ~np.isnan(self.price[rows])
+            unpriced = int((~priced).sum())
+            rows = rows[priced]
+        brand = self.brand_profile(brief)
+        if not exhaustive:
+            rows = self._shortlist(rows, brand, brief, top_n, budget is not None)
+        if not len(rows):
+            return pd.DataFrame()
+        X = self._features(rows, brand, when)
+        raw = self.model.predict_raw(X, num_threads=ONLINE_THREADS)
+        p = apply_calibration(self.model.calibration_, raw)
+        if budget is None:
+            chosen = np.lexsort((rows, -raw, -p))[:top_n]
+            extra = {}
+        else:
+            sel = select_within_budget(p, self.price[rows], budget, top_n,
+                                       [a[rows] for a in self.audiences],
+                                       self.codes["platform"][0][rows])
+            chosen = sel.chosen[np.lexsort((-raw[sel.chosen], -p[sel.chosen]))]
+            extra = {"budget": budget, "total_price": sel.total_price,
+                     "expected_conversions": sel.expected_conversions,
+                     "unpriced_left_out": unpriced}
+        return self._output(brief, rows[chosen], X.iloc[chosen], p[chosen], when, extra)
+
+    def _output(self, brief: Brief, rows: np.ndarray, X: pd.DataFrame, p: np.ndarray,
+                when: pd.Timestamp, extra: dict[str, Any]) -> pd.DataFrame:
+        inf = self.snapshot.ds.influencers
+        why = reasons(self.model.contributions(X, num_threads=ONLINE_THREADS), X)
+        return pd.DataFrame({
+            "brief": [brief.label] * len(rows), "brand_id": brief.brand_id,
+            "rank": np.arange(1, len(rows) + 1), "influencer_id": X["influencer_id"].to_numpy(),
+            "score": p, "platform": X["platform"].to_numpy(), "niche": X["niche"].to_numpy(),
+            "country": inf["country"].to_numpy(dtype=object)[rows],
+            "followers": self.followers[rows],
+            "engagement_rate_90d": X["er_mean_90d"].to_numpy(),
+            "audience_match": X["audience_match_mean"].to_numpy(),
+            "price_per_post": self.price[rows], "reasons": why,
+            "as_of": when.isoformat(), "snapshot_as_of": self.as_of.isoformat(), **extra,
+        })
+
+
+def brief_frame(**fields: Any) -> pd.DataFrame:
+    """A one-brief table from keyword fields, leaving out those that are None."""
+    return pd.DataFrame([{k: v for k, v in fields.items() if v is not None}])
+
+
