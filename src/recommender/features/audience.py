@@ -28,11 +28,10 @@ def shares_wide(long: pd.DataFrame, key: str, ids: pd.Series, prefix: str) -> pd
     ids = pd.Index(ids)
     if long.empty:
         return pd.DataFrame(index=pd.RangeIndex(len(ids)))
-    known = long[long[key].isin(ids)]
-    wide = known.pivot_table(index=key, columns=["dimension", "segment"], values="share",
-                             aggfunc="sum", observed=True).reindex(ids)
+    wide = (long.groupby([key, "dimension", "segment"], sort=False)["share"].sum()
+            .unstack(["dimension", "segment"]).reindex(ids))
     wide = wide.reindex(columns=_ordered(wide.columns))
-    present = known.groupby([key, "dimension"]).size().unstack("dimension").reindex(ids)
+    present = long.groupby([key, "dimension"]).size().unstack("dimension").reindex(ids)
     out = {}
     for dim, seg in wide.columns:
         has = present[dim].notna().to_numpy() if dim in present else np.zeros(len(ids), bool)

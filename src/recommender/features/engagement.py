@@ -40,11 +40,11 @@ class PostHistory:
     cs_er2: np.ndarray
     cs_er_sponsored: np.ndarray
     cs_views_er: np.ndarray
-    cs_interactions: np.ndarray
     n_er: np.ndarray  # exclusive integer running counts
     n_er_sponsored: np.ndarray
     n_views_er: np.ndarray
     n_sponsored: np.ndarray
+    n_interactions: np.ndarray  # exclusive running sum of likes + comments (integers)
 
 
 def post_history(posts: pd.DataFrame, influencers: pd.DataFrame) -> PostHistory:
@@ -68,9 +68,10 @@ def post_history(posts: pd.DataFrame, influencers: pd.DataFrame) -> PostHistory:
         timeline=tl, er=er, followers_at_post=fap,
         cs_er=tl.group_cumsum(er), cs_er2=tl.group_cumsum(er * er),
         cs_er_sponsored=tl.group_cumsum(np.where(sponsored, er, 0.0)),
-        cs_views_er=tl.group_cumsum(views_er), cs_interactions=tl.group_cumsum(inter),
+        cs_views_er=tl.group_cumsum(views_er),
         n_er=int_cumsum(er_ok), n_er_sponsored=int_cumsum(er_ok & sponsored),
         n_views_er=int_cumsum(~np.isnan(views_er)), n_sponsored=int_cumsum(sponsored),
+        n_interactions=int_cumsum(inter),
     )
 
 
@@ -121,7 +122,7 @@ def engagement_features(
         out[f"sponsored_share_{d}d"] = safe_div(
             ph.n_sponsored[end] - ph.n_sponsored[win[d]], end - win[d])
     out["mean_interactions_365d"] = safe_div(
-        Timeline.range_sum(ph.cs_interactions, start, win[365], end), end - win[365])
+        ph.n_interactions[end] - ph.n_interactions[win[365]], end - win[365])
     return out
 
 

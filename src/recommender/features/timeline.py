@@ -142,7 +142,7 @@ class Timeline:
         v = np.nan_to_num(np.asarray(sorted_values, dtype=np.float64))
         if not len(v):
             return v
-        return pd.Series(v).groupby(self.codes, sort=False).cumsum().to_numpy()
+        return pd.Series(v, copy=False).groupby(self.codes, sort=False).cumsum().to_numpy()
 
     @staticmethod
     def range_sum(
