@@ -7,10 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from recommender import config
-from recommender.contract import AGE_SEGMENTS, GENDER_SEGMENTS, PLATFORMS, SHARE_SUM_TOLERANCE
+from recommender.contract import AGE_SEGMENTS, GENDER_SEGMENTS, SHARE_SUM_TOLERANCE
 
 MAX_FIELD_CHARS = 200
-COUNTRY_RE = re.compile(r"^[A-Za-z]{2}$")
 _NUMBER_RE = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)([km]?)$")
 
 
@@ -95,12 +94,11 @@ def _targets(form: BriefForm) -> dict[str, dict[str, float]]:
     return out
 
 
-def parse_brief(args: Mapping[str, str], brands: Mapping[str, str],
-                niches: list[str]) -> BriefForm:
-    """Read the brief from request arguments.
+def parse_brief(args: Mapping[str, str], brands: Mapping[str, str]) -> BriefForm:
+    """Read the brief from request arguments into the ranker's brief fields.
 
-    `brands` maps a lower-cased brand id or name to the brand id; `niches` is the niche
-    vocabulary of the snapshot. Nothing here ranks: it only turns text into typed values.
+    `brands` maps a lower-cased brand id, name or label to the brand id. Only text is turned
+    into typed values here; the brief's rules are checked by the ranker (recommender.briefs).
     """
     raw = {k: str(args.get(k, "")).strip()[:MAX_FIELD_CHARS] for k in FIELDS}
     submitted = any(raw[k] for k in ("brand", "category")) or "mode" in args
@@ -115,13 +113,9 @@ def parse_brief(args: Mapping[str, str], brands: Mapping[str, str],
         if not v["category"]:
             form.errors["category"] = "category: pick the product category of the new brand"
         else:
-            brief["category"] = v["category"].lower()
+            brief["category"] = v["category"]
         if v["market"]:
-            if COUNTRY_RE.match(v["market"]):
-                brief["country"] = v["market"].upper()
-            else:
-                form.errors["market"] = (f"market: '{v['market']}' is not a two-letter country "
-                                         "code (e.g. US, FR)")
+            brief["brand_country"] = v["market"]
         form.targets = _targets(form)
         for dim, shares in form.targets.items():
             brief[f"target_{dim}"] = shares
@@ -136,7 +130,7 @@ def parse_brief(args: Mapping[str, str], brands: Mapping[str, str],
             form.errors["brand"] = f"brand: no brand '{v['brand']}' in the data"
         else:
             brief["brand_id"] = found
-    _filters(form, brief, niches)
+    _filters(form, brief)
     form.top_n = int(_number(form, "top_n", "top N", integer=True, low=1,
                              high=config.MAX_TOP_N) or config.DEFAULT_TOP_N)
     form.budget = _number(form, "budget", "budget (USD)")
@@ -146,34 +140,17 @@ def parse_brief(args: Mapping[str, str], brands: Mapping[str, str],
     return form
 
 
-def _filters(form: BriefForm, brief: dict[str, object], niches: list[str]) -> None:
+def _filters(form: BriefForm, brief: dict[str, object]) -> None:
+    """Filters as typed values; their rules (vocabularies, codes, ranges) are the ranker's."""
     v = form.values
-    if v["platform"]:
-        if v["platform"].lower() in PLATFORMS:
-            brief["platform"] = v["platform"].lower()
-        else:
-            form.errors["platform"] = (f"platform: '{v['platform']}' must be one of "
-                                       f"{', '.join(PLATFORMS)}")
-    if v["country"]:
-        if COUNTRY_RE.match(v["country"]):
-            brief["filter_country"] = v["country"].upper()
-        else:
-            form.errors["country"] = (f"country: '{v['country']}' is not a two-letter country "
-                                      "code (e.g. US, FR)")
-    if v["niche"]:
-        if v["niche"].lower() in niches:
-            brief["niche"] = v["niche"].lower()
-        else:
-            form.errors["niche"] = f"niche: no influencer has niche '{v['niche']}'"
-    lo = _number(form, "min_followers", "minimum followers", integer=True)
-    hi = _number(form, "max_followers", "maximum followers", integer=True)
-    if lo is not None and hi is not None and lo > hi:
-        form.errors["max_followers"] = (f"maximum followers ({hi:,}) is below the minimum "
-                                        f"({lo:,})")
-    if lo is not None:
-        brief["min_followers"] = lo
-    if hi is not None:
-        brief["max_followers"] = hi
+    for name in ("platform", "country", "niche"):
+        if v[name]:
+            brief[name] = v[name]
+    for name, what in (("min_followers", "minimum followers"),
+                       ("max_followers", "maximum followers")):
+        value = _number(form, name, what, integer=True)
+        if value is not None:
+            brief[name] = value
     price = _number(form, "max_price", "maximum price (USD)")
     if price is not None:
         brief["max_price"] = price

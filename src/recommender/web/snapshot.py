@@ -1,61 +1,58 @@
-"""Read-only views of the ranker's data snapshot that the page shows beside each score."""
+"""Read-only views of the ranker's snapshot (and the posts of a data folder) for the page."""
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from recommender.contract import NICHES
 from recommender.features.engagement import post_history
 from recommender.features.timeline import DAY_NS, to_ns
 
 logger = logging.getLogger(__name__)
 
 SPARK_WEEKS = 12
-RECENT_WEEKS = 4  # the trend compares these last weeks with the weeks before them
 
 Shares = dict[str, dict[str, float]]  # dimension -> segment -> share
 
 
-def weekly_engagement(ds, influencer_ids: Sequence[str], as_of: pd.Timestamp,
-                      weeks: int = SPARK_WEEKS) -> dict[str, list[float]]:
+def weekly_engagement(posts: pd.DataFrame, influencers: pd.DataFrame, as_of: pd.Timestamp,
+                      weeks: int = SPARK_WEEKS) -> pd.DataFrame:
     """Mean engagement rate per week over the `weeks` weeks strictly before `as_of`.
 
-    The rate is the feature's own per-post rate (recommender.features.engagement); a week
-    without a post is NaN (a gap in the sparkline). Oldest week first.
+    One row per influencer that posted in those weeks (index influencer_id), columns 0 (the
+    oldest week) to weeks - 1 (the week just before as_of); a week without a post is NaN.
+    The rate is the engagement features' own per-post rate (features.engagement.post_history).
     """
-    ids = pd.Index(pd.unique(pd.Series(list(influencer_ids), dtype="str")))
-    infl = ds.influencers[ds.influencers["influencer_id"].isin(ids)].reset_index(drop=True)
-    posts = ds.posts[ds.posts["influencer_id"].isin(ids)]
-    out = {i: [math.nan] * weeks for i in ids}
-    if not len(posts):
-        return out
-    ph = post_history(posts, infl)
-    tl = ph.timeline
     end = to_ns([as_of])[0]
-    age_weeks = (end - tl.times) // (7 * DAY_NS)  # 0 = the week just before as_of
-    keep = (tl.times < end) & (age_weeks < weeks) & ~np.isnan(ph.er)
-    frame = pd.DataFrame({"code": tl.codes[keep], "bin": weeks - 1 - age_weeks[keep],
-                          "er": ph.er[keep]})
-    means = frame.groupby(["code", "bin"])["er"].mean()
-    names = infl["influencer_id"].to_numpy()
-    for (code, b), er in means.items():
-        out[names[code]][int(b)] = float(er)
-    return out
+    t = to_ns(posts["posted_at"]) if len(posts) else np.zeros(0, np.int64)
+    recent = posts[(t < end) & (t >= end - weeks * 7 * DAY_NS)]
+    infl = influencers[influencers["influencer_id"].isin(recent["influencer_id"])]
+    infl = infl.reset_index(drop=True)
+    empty = pd.DataFrame(columns=range(weeks), dtype=np.float64,
+                         index=pd.Index([], name="influencer_id", dtype="str"))
+    if not len(recent):
+        return empty
+    ph = post_history(recent, infl)
+    tl = ph.timeline
+    keep = ~np.isnan(ph.er)
+    frame = pd.DataFrame({
+        "influencer_id": infl["influencer_id"].to_numpy()[tl.codes[keep]],
+        "week": weeks - 1 - (end - tl.times[keep]) // (7 * DAY_NS), "er": ph.er[keep]})
+    wide = frame.groupby(["influencer_id", "week"])["er"].mean().unstack("week")
+    return wide.reindex(columns=range(weeks)).astype(np.float64)
 
 
-def trend(series: Sequence[float], recent: int = RECENT_WEEKS) -> float:
-    """Relative change of the mean of the last `recent` weeks over the weeks before them
-    (NaN when either part has no known value or the earlier mean is 0)."""
-    a = np.asarray(series, dtype=np.float64)
-    before, last = a[:-recent], a[-recent:]
-    if np.isnan(before).all() or np.isnan(last).all():
-        return math.nan
-    base = np.nanmean(before)
-    return float(np.nanmean(last) / base - 1.0) if base > 0 else math.nan
+def series_of(table: pd.DataFrame, influencer_ids: Sequence[str]) -> dict[str, list[float]]:
+    """Each influencer's weekly series from a `weekly_engagement` table (all NaN if absent)."""
+    rows = table.reindex(pd.Index(list(influencer_ids), dtype="str"))
+    return {str(i): [float(x) for x in r] for i, r in zip(rows.index, rows.to_numpy(),
+                                                            strict=True)}
 
 
 def _nested(long: pd.DataFrame, key: str) -> dict[str, Shares]:
@@ -121,3 +118,56 @@ def model_label(model_uri: str) -> str:
     except Exception as exc:  # noqa: BLE001 - a label never stops the page
         logger.info("model version of %s not resolved: %s", model_uri, exc)
     return model_uri
+
+
+@dataclass(frozen=True)
+class PageData:
+    """What the page reads besides the ranker's output, built once when it starts."""
+
+    ds: object  # the ranker's snapshot tables (a recommender.validate.Dataset)
+    as_of: pd.Timestamp
+    er_trend: pd.Series  # engagement trend feature by influencer_id (90 days / year before)
+    weekly: pd.DataFrame  # weekly_engagement of the posts (empty without a data folder)
+    weekly_note: str  # why there are no sparklines, when there are none
+    brands: pd.DataFrame  # brand_choices
+    lookup: dict[str, str]
+    niches: list[str]
+    categories: list[str]
+
+
+def _weekly_from(data_dir: Path | None, ds, as_of: pd.Timestamp) -> tuple[pd.DataFrame, str]:
+    """Weekly engagement from the posts of `data_dir` when they describe the snapshot's
+    influencers up to its as_of; otherwise an empty table and the reason."""
+    empty = weekly_engagement(ds.posts.iloc[:0], ds.influencers, as_of)
+    if data_dir is None:
+        return empty, "no data folder given: engagement history not shown"
+    from recommender.io import ReadError
+    from recommender.validate import ValidationError, load_dataset
+
+    try:
+        data = load_dataset(Path(data_dir))
+    except (ValidationError, ReadError, OSError) as exc:
+        logger.warning("engagement history not shown: %s: %s", data_dir,
+                       str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return empty, f"engagement history not shown: {data_dir} cannot be read"
+    known = data.influencers["influencer_id"].isin(ds.influencers["influencer_id"])
+    if known.mean() < 0.9 or data.latest_timestamp < as_of:
+        logger.warning("engagement history not shown: %s does not hold the data of the "
+                       "model's snapshot (as of %s)", data_dir, as_of)
+        return empty, f"engagement history not shown: {data_dir} is not the model's data"
+    return weekly_engagement(data.posts, data.influencers, as_of), ""
+
+
+def page_data(ranker, data_dir: Path | None = None) -> PageData:
+    """Read the ranker's snapshot once: brands, niches, trends; sparklines from `data_dir`."""
+    snap = ranker.snapshot
+    ds, as_of = snap.ds, pd.Timestamp(ranker.as_of)
+    side = snap.influencer_side
+    trend = pd.Series(side["er_trend"].to_numpy(np.float64),
+                      index=pd.Index(side["influencer_id"].astype("str")))
+    weekly, note = _weekly_from(data_dir, ds, as_of)
+    brands = brand_choices(ds)
+    niches = sorted(set(ds.influencers["niche"].dropna().astype("str")))
+    categories = sorted(set(ds.brands["category"].dropna().astype("str")) | set(NICHES))
+    return PageData(ds, as_of, trend, weekly, note, brands, brand_lookup(brands), niches,
+                    categories)

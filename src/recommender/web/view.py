@@ -8,68 +8,59 @@ import math
 from dataclasses import dataclass
 
 import pandas as pd
+from markupsafe import Markup
 
 from recommender.contract import AGE_SEGMENTS, GENDER_SEGMENTS
 from recommender.web import svg
-from recommender.web.snapshot import Shares, audience_shares, trend, weekly_engagement
+from recommender.web.snapshot import PageData, Shares, audience_shares, series_of
 
 CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-@dataclass(frozen=True)
-class Columns:
-    """Names of the ranker's output columns the page reads."""
-
-    influencer_id: str = "influencer_id"
-    rank: str = "rank"
-    score: str = "score"
-    platform: str = "platform"
-    niche: str = "niche"
-    followers: str = "followers"
-    engagement: str = "engagement_rate"
-    price: str = "price_per_post"
-    reasons: str = "reasons"
-    chosen: str = "selected"
-
-
-COLS = Columns()
+FLAT = 0.05  # a trend within +-5% is shown as flat
+TREND_TIP = "mean engagement rate of the last 90 days against the 275 days before"
 
 
 def _money(x: float) -> str:
-    return "n/a" if x is None or not math.isfinite(x) else f"${x:,.0f}"
+    return "no price" if not math.isfinite(x) else f"${x:,.0f}"
 
 
 def _pct(x: float, digits: int = 1) -> str:
-    return "n/a" if x is None or not math.isfinite(x) else f"{x:.{digits}%}"
+    return "n/a" if not math.isfinite(x) else f"{x:.{digits}%}"
 
 
-def reasons_of(value: object) -> list[str]:
-    """The ranker's reasons as a list of sentences (a list, an array or one '; '-joined text)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return []
-    if isinstance(value, str):
-        return [r.strip() for r in value.split(";") if r.strip()]
-    return [str(r) for r in list(value)]
+def _float(x: object) -> float:
+    try:
+        return float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
 
 
-def _segments(shares: Shares, dim: str, order: tuple[str, ...]) -> list[str]:
-    extra = sorted(set(shares.get(dim, {})) - set(order))
-    return list(order) + extra
-
-
-def audience_charts(aud: Shares, target: Shares) -> tuple[str, str]:
+def audience_charts(aud: Shares, target: Shares) -> tuple[Markup, Markup]:
     """Age and gender share bars of one influencer against the brand's target."""
     out = []
     for dim, order in (("age", AGE_SEGMENTS), ("gender", GENDER_SEGMENTS)):
-        if dim not in aud and dim not in target:
-            out.append("")
+        a_dim, t_dim = aud.get(dim), target.get(dim)
+        if not a_dim and not t_dim:
+            out.append(Markup(""))
             continue
-        segs = [s for s in _segments(aud, dim, order)
-                if aud.get(dim, {}).get(s, 0) > 0 or target.get(dim, {}).get(s, 0) > 0]
-        a = [aud[dim].get(s, 0.0) if dim in aud else None for s in segs]
-        t = [target[dim].get(s, 0.0) if dim in target else None for s in segs]
-        out.append(svg.share_bars(segs, a, t, title=f"{dim}: followers against target"))
+        known = set(a_dim or {}) | set(t_dim or {})
+        segs = [s for s in order if s in known] + sorted(known - set(order))
+        out.append(svg.share_bars(
+            segs, [a_dim.get(s, 0.0) if a_dim else None for s in segs],
+            [t_dim.get(s, 0.0) if t_dim else None for s in segs],
+            title=f"{dim}: followers against the brand's target"))
     return out[0], out[1]
+
+
+def _trend(change: float) -> tuple[str, str]:
+    """Text and CSS class of the engagement trend (er_trend is a ratio: 1.0 = no change)."""
+    if not math.isfinite(change):
+        return "", ""
+    rel = change - 1.0
+    if rel > FLAT:
+        return f"▲ {rel:+.0%}", "up"
+    if rel < -FLAT:
+        return f"▼ {rel:+.0%}", "down"
+    return f"● {rel:+.0%}", "flat"
 
 
 @dataclass
@@ -80,52 +71,63 @@ class Shortlist:
     budget: dict | None
 
 
-def build_shortlist(result: pd.DataFrame, ds, as_of: pd.Timestamp, target: Shares,
+def _budget_summary(result: pd.DataFrame, budget: float) -> dict:
+    first = result.iloc[0] if len(result) else None
+    unpriced = int(first["unpriced_left_out"]) if first is not None else 0
+    notes = []
+    if first is None:
+        notes.append("No influencer fits this budget: raise it, lower the maximum price or "
+                     "widen the filters.")
+    if unpriced:
+        notes.append(f"{unpriced:,} influencer{'s' if unpriced != 1 else ''} without a price "
+                     "left out.")
+    return {"budget": _money(budget), "count": len(result),
+            "cost": _money(_float(first["total_price"]) if first is not None else 0.0),
+            "expected": f"{_float(first['expected_conversions']) if first is not None else 0:.2f}",
+            "note": " ".join(notes)}
+
+
+def build_shortlist(result: pd.DataFrame, data: PageData, target: Shares,
                     budget: float | None) -> Shortlist:
-    """Format the ranker's rows for the table: bars, sparklines, audience charts, budget."""
-    ids = result[COLS.influencer_id].astype("str").tolist()
-    series = weekly_engagement(ds, ids, as_of)
-    audiences = audience_shares(ds, ids)
-    top = float(result[COLS.score].max()) if len(result) else 1.0
-    chosen_col = COLS.chosen if budget is not None and COLS.chosen in result else None
+    """Format the ranker's rows for the table: bars, sparklines, audience charts, budget.
+
+    With a budget, the ranker's rows are the chosen set itself.
+    """
+    ids = result["influencer_id"].astype("str").tolist()
+    series = series_of(data.weekly, ids)
+    audiences = audience_shares(data.ds, ids)
+    trends = data.er_trend.reindex(pd.Index(ids, dtype="str")).to_numpy()
+    top = float(result["score"].max()) if len(result) else 1.0
     rows = []
-    for rec in result.to_dict("records"):
-        iid = str(rec[COLS.influencer_id])
-        er_series = series.get(iid, [])
-        change = trend(er_series) if er_series else math.nan
+    for rec, change in zip(result.to_dict("records"), trends, strict=True):
+        iid = str(rec["influencer_id"])
+        score, price = _float(rec["score"]), _float(rec["price_per_post"])
+        er = _float(rec["engagement_rate_90d"])
         age, gender = audience_charts(audiences.get(iid, {}), target)
-        details = " · ".join(str(rec[c]) for c in (COLS.platform, COLS.niche)
-                             if c in rec and isinstance(rec[c], str))
+        trend_text, trend_class = _trend(change)
+        details = " · ".join(str(rec[c]) for c in ("platform", "niche", "country")
+                             if isinstance(rec.get(c), str))
+        weeks = series[iid]
         rows.append({
-            "rank": int(rec[COLS.rank]), "influencer_id": iid, "details": details,
-            "score": float(rec[COLS.score]), "score_text": _pct(float(rec[COLS.score])),
-            "bar": svg.probability_bar(float(rec[COLS.score]), top),
-            "reasons": reasons_of(rec.get(COLS.reasons)),
-            "followers_text": f"{int(rec[COLS.followers]):,}",
-            "er": float(rec.get(COLS.engagement, math.nan)), "trend": change,
-            "er_text": _pct(float(rec.get(COLS.engagement, math.nan)), 2),
-            "trend_text": "" if math.isnan(change) else
-            f"{'▲' if change > 0.05 else '▼' if change < -0.05 else '●'} {change:+.0%}",
-            "trend_class": "" if math.isnan(change) else
-            "up" if change > 0.05 else "down" if change < -0.05 else "flat",
-            "spark": svg.sparkline(er_series, label=f"weekly engagement rate of {iid}"),
+            "rank": int(rec["rank"]), "influencer_id": iid, "details": details,
+            "platform": rec.get("platform"), "niche": rec.get("niche"),
+            "country": rec.get("country") if isinstance(rec.get("country"), str) else "",
+            "score": score, "score_text": _pct(score), "bar": svg.probability_bar(score, top),
+            "reasons": [str(r) for r in rec["reasons"]],
+            "followers": int(rec["followers"]), "followers_text": f"{int(rec['followers']):,}",
+            "er": er, "er_text": _pct(er, 2), "trend": change, "trend_text": trend_text,
+            "trend_class": trend_class, "trend_tip": TREND_TIP,
+            "spark": svg.sparkline(weeks, label=f"weekly engagement rate of {iid}")
+            if any(math.isfinite(w) for w in weeks) else Markup(""),
             "age_svg": age, "gender_svg": gender,
-            "price": float(rec[COLS.price]), "price_text": _money(float(rec[COLS.price])),
-            "chosen": bool(rec[chosen_col]) if chosen_col else False,
+            "audience_match": _float(rec.get("audience_match")),
+            "price": price, "price_text": _money(price),
         })
-    summary = None
-    if budget is not None:
-        picked = [r for r in rows if r["chosen"]]
-        cost = sum(r["price"] for r in picked)
-        summary = {"budget": _money(budget), "count": len(picked), "cost": _money(cost),
-                   "expected": f"{sum(r['score'] for r in picked):.2f}",
-                   "note": "" if picked else "No shortlisted influencer fits this budget: "
-                   "raise it, lower the maximum price or widen the shortlist."}
-    return Shortlist(rows, summary)
+    return Shortlist(rows, None if budget is None else _budget_summary(result, budget))
 
 
 def _num(x: float, digits: int) -> str:
-    return "" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
+    return "" if not math.isfinite(x) else f"{x:.{digits}f}"
 
 
 def _cell(value: object) -> object:
@@ -135,22 +137,19 @@ def _cell(value: object) -> object:
     return value
 
 
-def shortlist_csv(shortlist: Shortlist, as_of_text: str, model_text: str) -> str:
+def shortlist_csv(shortlist: Shortlist, brand: str, as_of_text: str, model_text: str) -> str:
     """The shortlist as CSV text: one row per influencer, reasons in their own columns."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    header = ["rank", "influencer_id", "conversion_probability", "reason_1", "reason_2",
-              "reason_3", "followers", "engagement_rate", "engagement_trend",
-              "price_per_post", "platform_niche"]
-    if shortlist.budget is not None:
-        header.append("in_budget")
-    w.writerow(header + ["data_as_of", "model"])
+    w.writerow(["rank", "influencer_id", "platform", "niche", "country",
+                "conversion_probability", "reason_1", "reason_2", "reason_3", "followers",
+                "engagement_rate_90d", "engagement_trend", "audience_match", "price_per_post",
+                "brand", "data_as_of", "model"])
     for r in shortlist.rows:
         reasons = (r["reasons"] + ["", "", ""])[:3]
-        row = [r["rank"], r["influencer_id"], f"{r['score']:.4f}", *reasons,
-               r["followers_text"].replace(",", ""), _num(r["er"], 5), _num(r["trend"], 3),
-               _num(r["price"], 2), r["details"]]
-        if shortlist.budget is not None:
-            row.append("yes" if r["chosen"] else "no")
-        w.writerow([_cell(v) for v in row + [as_of_text, model_text]])
+        row = [r["rank"], r["influencer_id"], r["platform"], r["niche"], r["country"],
+               _num(r["score"], 4), *reasons, r["followers"], _num(r["er"], 5),
+               _num(r["trend"] - 1.0, 3), _num(r["audience_match"], 3), _num(r["price"], 2),
+               brand, as_of_text, model_text]
+        w.writerow([_cell(v) for v in row])
     return buf.getvalue()
