@@ -267,5 +267,41 @@ def _print_evaluation(table) -> None:
     out.print(t)
 
 
+@app.command()
+@friendly_errors
+def ui(
+    model: Annotated[str, typer.Option(help="MLflow model URI of the ranker.")] = (
+        config.DEFAULT_MODEL_URI
+    ),
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default; the "
+                                      "page has no login).")] = config.DEFAULT_HOST,
+    port: Annotated[int, typer.Option(min=0, max=65535)] = config.DEFAULT_UI_PORT,
+    data: Annotated[Path, typer.Option("--data", help="Data folder whose posts draw the "
+                                       "weekly engagement sparklines (skipped if absent).")] = (
+        config.RAW_DIR
+    ),
+) -> None:
+    """Serve the planner page: pick a brand (or describe one), filter, get an explained,
+    optionally budgeted shortlist, export it as CSV. Example:
+    recommender ui --model models:/influencer-ranker@champion --port 8080
+    """
+    from recommender.web.app import app_for_model, make_page_server
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"[yellow]warning:[/] listening on {host}: anyone who can reach it can use "
+                  "the page (it has no login)", highlight=False)
+    out.print(f"loading {model} ...", highlight=False)
+    page = app_for_model(model, data if data.is_dir() else None)
+    server = make_page_server(page, host, port)
+    out.print(f"planner page on [bold]http://{host}:{server.server_port}/[/] (Ctrl+C stops it)",
+              highlight=False)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        out.print("stopped")
+    finally:
+        server.server_close()
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -162,3 +162,24 @@ def create_app(ranker, model_text: str, data_dir: Path | None = None) -> Flask:
 
 def _error_page(code: int, heading: str, message: str):
     return render_template("error.html", heading=heading, message=message), code
+
+
+def app_for_model(model_uri: str, data_dir: Path | None = None) -> Flask:
+    """The page over the ranker logged at `model_uri`, loaded in this process."""
+    from recommender.pyfunc import load_ranker
+    from recommender.web.snapshot import model_label
+
+    ranker = load_ranker(model_uri)
+    return create_app(ranker, model_label(model_uri), data_dir)
+
+
+def make_page_server(app: Flask, host: str, port: int):
+    """A threaded WSGI server for `app` on host:port (port 0: a free one); UserError if the
+    address cannot be bound."""
+    from werkzeug.serving import make_server
+
+    try:
+        return make_server(host, port, app, threaded=True)
+    except OSError as exc:
+        raise UserError(f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc});"
+                        " choose another --port") from None
