@@ -60,20 +60,22 @@ def post_history(posts: pd.DataFrame, influencers: pd.DataFrame) -> PostHistory:
     fap = tl.take(posts["followers_at_post"].to_numpy(np.float64))
     base = np.where(fap > 0, fap, followers[tl.codes])
     er = safe_div(inter, np.where(base > 0, base, np.nan))
+    del base
     views = tl.take(posts["views"].to_numpy(np.float64))
     views_er = safe_div(inter, np.where(views > 0, views, np.nan))
+    del views
     sponsored = tl.take(posts["sponsored"].to_numpy(dtype=bool))
     er_ok = ~np.isnan(er)
+    sums = tl.group_cumsums({"er": er, "er2": er * er, "er_sponsored": np.where(sponsored, er, 0.0),
+                             "views_er": views_er})
     return PostHistory(
         timeline=tl, er=er, followers_at_post=fap,
-        cs_er=tl.group_cumsum(er), cs_er2=tl.group_cumsum(er * er),
-        cs_er_sponsored=tl.group_cumsum(np.where(sponsored, er, 0.0)),
-        cs_views_er=tl.group_cumsum(views_er),
+        cs_er=sums["er"], cs_er2=sums["er2"], cs_er_sponsored=sums["er_sponsored"],
+        cs_views_er=sums["views_er"],
         n_er=int_cumsum(er_ok), n_er_sponsored=int_cumsum(er_ok & sponsored),
         n_views_er=int_cumsum(~np.isnan(views_er)), n_sponsored=int_cumsum(sponsored),
         n_interactions=int_cumsum(inter),
     )
-
 
 def engagement_features(
     ph: PostHistory, inf_codes: np.ndarray, as_of_ns: np.ndarray, followers: np.ndarray

@@ -133,16 +133,19 @@ class Timeline:
         start, stop = self.group_bounds(q_codes)
         return start, self.first_not_before(start, stop, q_times)
 
-    def group_cumsum(self, sorted_values: np.ndarray) -> np.ndarray:
-        """Inclusive running sum within each group (NaN counted as 0), in timeline order.
+    def group_cumsums(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Inclusive running sums within each group (NaN counted as 0), in timeline order.
 
         Each group is summed from its own first row, so a group's sums never depend on rows
-        of other groups (features stay bit-identical when unrelated rows are removed).
+        of other groups (features stay bit-identical when unrelated rows are removed). All
+        columns go through one grouped pass.
         """
-        v = np.nan_to_num(np.asarray(sorted_values, dtype=np.float64))
-        if not len(v):
-            return v
-        return pd.Series(v, copy=False).groupby(self.codes, sort=False).cumsum().to_numpy()
+        if not len(self.codes):
+            return {k: np.zeros(0) for k in columns}
+        frame = pd.DataFrame({k: np.nan_to_num(np.asarray(v, dtype=np.float64))
+                              for k, v in columns.items()}, copy=False)
+        sums = frame.groupby(self.codes, sort=False).cumsum()
+        return {k: sums[k].to_numpy() for k in columns}
 
     @staticmethod
     def range_sum(
