@@ -124,3 +124,21 @@ def feature_world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("feature_world")
     generate_world(out, **FEATURE_WORLD)
     return out
+
+
+# ----------------------------------------------------------------------------- training
+@pytest.fixture(scope="session")
+def trained_world(small_world_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One `train` run on the small world, in its own SQLite MLflow store."""
+    import mlflow
+
+    from recommender.train import run_training
+
+    store = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{store}/mlflow.db"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    result = run_training(small_world_dir, experiment="test-train", model_name="test-ranker",
+                          seed=3)
+    return {"tracking_uri": uri, "experiment": "test-train", "model_name": "test-ranker",
+            "run_id": result.run_id, "result": result, "data_dir": small_world_dir}

@@ -49,10 +49,11 @@ def read_truth(data_dir: Path) -> pd.DataFrame | None:
 
 def scorer_metrics(frame: pd.DataFrame, score: np.ndarray, probabilities: bool) -> dict:
     """The metric set of one scorer on the labelled rows of `frame`."""
-    return metrics.evaluate(
-        frame[LABEL].to_numpy(), score, brand=frame["brand_id"].to_numpy(),
-        niche=frame["niche"].astype(str).to_numpy(), probabilities=probabilities,
-    )
+    y, brand = frame[LABEL].to_numpy(), frame["brand_id"].to_numpy()
+    out = metrics.evaluate(y, score, brand=brand, niche=frame["niche"].astype(str).to_numpy(),
+                           probabilities=probabilities)
+    out["precision_at_5"] = metrics.precision_at_k(y, score, groups=brand, k=5)
+    return out
 
 
 def has_signal(auc: float, y: np.ndarray) -> tuple[bool, str]:

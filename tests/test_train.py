@@ -1,0 +1,92 @@
+"""The training run: honest split, model against baselines, MLflow records, the champion gate."""
+
+from __future__ import annotations
+
+import shutil
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from recommender.errors import UserError
+from recommender.features import FEATURE_COLUMNS
+from recommender.train import prepare, run_training
+
+pytestmark = pytest.mark.slow
+
+
+def use_store(world: dict) -> mlflow.MlflowClient:
+    mlflow.set_tracking_uri(world["tracking_uri"])
+    mlflow.set_registry_uri(world["tracking_uri"])
+    return mlflow.MlflowClient()
+
+
+def test_split_is_by_time_and_windows_do_not_overlap(small_world_dir):
+    data = prepare(small_world_dir)
+    assert data.train["as_of"].max() < data.valid["as_of"].min()
+    assert data.valid["as_of"].max() < data.test["as_of"].min()
+    span = data.rows["as_of"].max() - data.rows["as_of"].min()
+    test_span = data.test["as_of"].max() - data.split.valid_end
+    assert 0.15 < test_span / span <= 0.21  # about the last 20% of time
+
+
+def test_run_logs_metrics_artifacts_dataset_and_registers_champion(trained_world):
+    client = use_store(trained_world)
+    run = client.get_run(trained_world["run_id"])
+    for key in ("auc", "ndcg_at_10", "precision_at_5", "recall_at_10", "ece", "log_loss",
+                "within_niche_auc", "baseline_logistic_regression_auc", "oracle_auc",
+                "oracle_lift_share", "cold_start_rows"):
+        assert key in run.data.metrics, key
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"metrics_table.csv", "features.json", "feature_importance.csv"} <= artifacts
+    plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
+    assert plots == {"plots/calibration.png", "plots/gains.png", "plots/feature_importance.png"}
+    assert run.inputs.dataset_inputs, "the training data is logged as an MLflow dataset"
+    version = client.get_model_version_by_alias(trained_world["model_name"], "champion")
+    assert version.tags["gate_alias"] == "champion"
+    assert version.run_id == run.info.run_id
+
+
+def test_model_beats_every_baseline_and_is_calibrated(trained_world):
+    m = trained_world["result"].evaluation.metrics
+    for name in ("random", "followers", "engagement_rate", "heuristic", "logistic_regression"):
+        assert m["auc"] > m[f"baseline_{name}_auc"], name
+    assert m["ece"] < 0.05
+    assert 0.0 < m["oracle_lift_share"] <= 1.05
+
+
+def test_second_train_on_same_data_gives_identical_metrics(trained_world):
+    use_store(trained_world)
+    again = run_training(trained_world["data_dir"], experiment="test-train", seed=3,
+                         register=False)
+    first = trained_world["result"]
+    assert again.evaluation.metrics == first.evaluation.metrics
+    data = prepare(trained_world["data_dir"])
+    X = data.test[FEATURE_COLUMNS]
+    np.testing.assert_array_equal(again.model.predict_proba(X), first.model.predict_proba(X))
+
+
+def test_shuffled_labels_do_not_take_the_champion_alias(trained_world, tmp_path):
+    client = use_store(trained_world)
+    shuffled = tmp_path / "shuffled"
+    shutil.copytree(trained_world["data_dir"], shuffled)
+    (shuffled / "truth.parquet").unlink()
+    collabs = pd.read_parquet(shuffled / "collaborations.parquet")
+    rng = np.random.default_rng(0)
+    collabs["conversions"] = rng.permutation(collabs["conversions"].to_numpy())
+    collabs.to_parquet(shuffled / "collaborations.parquet", index=False)
+    name = trained_world["model_name"]
+    before = client.get_model_version_by_alias(name, "champion").version
+    result = run_training(shuffled, experiment="test-train", model_name=name, seed=3)
+    assert result.decision.alias == "challenger", result.decision.reason
+    assert client.get_model_version_by_alias(name, "champion").version == before
+    assert client.get_model_version_by_alias(name, "challenger").version == result.version
+
+
+def test_data_without_collaborations_is_refused_clearly(small_world_dir, tmp_path):
+    folder = tmp_path / "nolabels"
+    shutil.copytree(small_world_dir, folder)
+    (folder / "collaborations.parquet").unlink()
+    with pytest.raises(UserError, match="no collaborations"):
+        prepare(folder)
