@@ -13,9 +13,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+DEMO_BRAND ?= b000
+
 demo: $(STAMP)
 	$(BIN)/recommender generate --out $(DATA) --influencers 5000 --brands 200 --seed 7
 	$(BIN)/recommender validate --data $(DATA)
+	$(BIN)/recommender train --data $(DATA) --seed 7
+	$(BIN)/recommender recommend --brand $(DEMO_BRAND) --top-n 10
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
