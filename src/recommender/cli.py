@@ -285,15 +285,16 @@ def ui(
     optionally budgeted shortlist, export it as CSV. Example:
     recommender ui --model models:/influencer-ranker@champion --port 8080
     """
-    from recommender.web.app import app_for_model, make_page_server
+    from recommender.web.app import app_for_model, listen, make_page_server
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[yellow]warning:[/] listening on {host}: anyone who can reach it can use "
                   "the page (it has no login)", highlight=False)
+    sock = listen(host, port)
     out.print(f"loading {model} ...", highlight=False)
     page = app_for_model(model, data if data.is_dir() else None)
-    server = make_page_server(page, host, port)
-    out.print(f"planner page on [bold]http://{host}:{server.server_port}/[/] (Ctrl+C stops it)",
+    server = make_page_server(page, sock)
+    out.print(f"planner page on [bold]http://{host}:{server.port}/[/] (Ctrl+C stops it)",
               highlight=False)
     try:
         server.serve_forever()

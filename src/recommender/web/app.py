@@ -173,13 +173,34 @@ def app_for_model(model_uri: str, data_dir: Path | None = None) -> Flask:
     return create_app(ranker, model_label(model_uri), data_dir)
 
 
-def make_page_server(app: Flask, host: str, port: int):
-    """A threaded WSGI server for `app` on host:port (port 0: a free one); UserError if the
-    address cannot be bound."""
+def listen(host: str, port: int):
+    """A listening socket on host:port (port 0: a free one); UserError if it cannot be bound.
+
+    Bound before the model loads, so that a busy port is a one-line error at once.
+    """
+    import socket
+
+    from werkzeug.serving import get_sockaddr, select_address_family
+
+    family = select_address_family(host, port)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(get_sockaddr(host, port, family))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise UserError(f"--host {host} --port {port}: cannot listen there "
+                        f"({exc.strerror or exc}); choose another --port") from None
+    return sock
+
+
+def make_page_server(app: Flask, sock):
+    """A threaded WSGI server for `app` on the listening socket `sock` (which it takes over)."""
     from werkzeug.serving import make_server
 
+    host, port = sock.getsockname()[:2]
     try:
-        return make_server(host, port, app, threaded=True)
-    except OSError as exc:
-        raise UserError(f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc});"
-                        " choose another --port") from None
+        return make_server(host, port, app, threaded=True, fd=sock.fileno())
+    finally:
+        sock.close()  # the server holds its own duplicate of the socket
