@@ -48,7 +48,7 @@ def describe(data: PageData, form: BriefForm) -> tuple[str, str, Shares]:
     if "brand_id" in b:
         hit = data.brands[data.brands["brand_id"] == b["brand_id"]].iloc[0]
         extra = " · ".join(str(x) for x in (hit["category"], hit["country"]) if pd.notna(x))
-        text = f"{hit['label']} ({extra})" if extra else str(hit["label"])
+        text = f"{hit['label']} · {extra}" if extra else str(hit["label"])
         target = brand_targets(data.ds, str(b["brand_id"]))
     else:
         market = str(b.get("brand_country", "")).upper()
