@@ -74,7 +74,7 @@ def test_shortlist_is_the_rankers_order_scores_and_reasons(client, world, brand)
     expected = world.ranker.recommend({"brand_id": brand}, top_n=5)
     assert [r["id"] for r in page.rows] == expected["influencer_id"].tolist()
     for row, (_, exp) in zip(page.rows, expected.iterrows(), strict=True):
-        rank, who, prob, why, eng, _aud, price = row["cells"]
+        rank, who, prob, price, why, eng, _aud = row["cells"]
         assert rank == str(exp["rank"])
         assert prob == f"{exp['score']:.1%}"
         assert why.split("\n") == list(exp["reasons"]) and len(exp["reasons"]) == 3
@@ -132,7 +132,7 @@ def test_new_brand_described_inline_ranks_like_the_ranker_and_draws_its_target(c
         "target_gender": {"female": 0.8, "male": 0.2}}]), top_n=4)
     assert [r["id"] for r in page.rows] == expected["influencer_id"].tolist()
     assert "a new beauty brand in US" in page.by_id["shortlist-title"]
-    assert "target 60%" in page.rows[0]["cells"][5]  # the 18-24 tick of the age chart
+    assert "target 60%" in page.rows[0]["cells"][6]  # the 18-24 tick of the age chart
 
 
 # ----------------------------------------------------------------------------- budget

@@ -12,7 +12,7 @@ def _finite(x: float | None) -> bool:
     return x is not None and isinstance(x, int | float) and math.isfinite(x)
 
 
-def probability_bar(p: float, scale_max: float, width: int = 110, height: int = 12) -> Markup:
+def probability_bar(p: float, scale_max: float, width: int = 96, height: int = 12) -> Markup:
     """A horizontal bar of `p` on a scale whose full width is `scale_max`."""
     if not _finite(p):
         return Markup("")
