@@ -7,7 +7,7 @@ One path for training, ranking and batch scoring: `build_features` = `influencer
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,12 @@ from recommender.features.audience import (
     influencer_audience_features,
     shares_wide,
 )
-from recommender.features.engagement import ENGAGEMENT_FEATURES, engagement_features, post_history
+from recommender.features.engagement import (
+    ENGAGEMENT_FEATURES,
+    PostHistory,
+    engagement_features,
+    post_history,
+)
 from recommender.features.history import (
     BRAND_HISTORY_FEATURES,
     INFLUENCER_HISTORY_FEATURES,
@@ -66,6 +71,9 @@ class PairContext:
     audience: pd.DataFrame  # aud:<dim>:<segment> shares, one row per ds.influencers row
     audience_average: pd.Series  # catalogue average of each aud: column
     targets: pd.DataFrame  # tgt:<dim>:<segment> shares, one row per ds.brands row
+    # optional cache (see with_post_history): the post history of exactly the frame `posts_of`
+    posts: PostHistory | None = field(default=None, repr=False, compare=False)
+    posts_of: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
 
 def pair_context(ds) -> PairContext:
@@ -77,6 +85,19 @@ def pair_context(ds) -> PairContext:
         audience_average=catalogue_average(audience),
         targets=shares_wide(ds.brand_audience, "brand_id", ds.brands["brand_id"], TARGET_PREFIX),
     )
+
+
+def with_post_history(context: PairContext, ds) -> PairContext:
+    """`context` carrying the sorted post history of `ds.posts`, so that repeated
+    `influencer_features` calls on the same data (batch scoring, chunk by chunk) sort the
+    posts once instead of once per call."""
+    return replace(context, posts=post_history(ds.posts, ds.influencers), posts_of=ds.posts)
+
+
+def _post_history(ds, ctx: PairContext) -> PostHistory:
+    if ctx.posts is not None and ctx.posts_of is ds.posts:
+        return ctx.posts
+    return post_history(ds.posts, ds.influencers)
 
 
 def _codes(index: pd.Index, ids: pd.Series, what: str) -> np.ndarray:
@@ -98,7 +119,7 @@ def influencer_features(ds, keys: pd.DataFrame, context: PairContext | None = No
     as_of = to_ns(keys["as_of"])
     inf = ds.influencers
     followers = inf["followers"].to_numpy(np.float64)[codes]
-    eng = engagement_features(post_history(ds.posts, inf), codes, as_of, followers)
+    eng = engagement_features(_post_history(ds, ctx), codes, as_of, followers)
     feats = dict(eng)
     feats.update(influencer_audience_features(
         inf["real_follower_share"].to_numpy(np.float64)[codes], eng["followers_as_of"],
