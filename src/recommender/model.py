@@ -170,18 +170,7 @@ class ConversionModel:
         y_va = _binary_labels(y_valid, "validation labels")
         if len(X_train) != len(y_tr) or len(X_valid) != len(y_va):
             raise UserError("features and labels must have the same number of rows")
-        self.features_ = [str(c) for c in X_train.columns]
-        self.categorical_features_ = self._categoricals(X_train)
-        self.categories_ = {
-            c: sorted(X_train[c].dropna().astype(str).unique().tolist())
-            for c in self.categorical_features_
-        }
-        threads = self.num_threads
-        if threads is None:
-            threads = 1 if len(y_tr) < SMALL_TRAINING_SET else (os.cpu_count() or 1)
-        self.params_ = {
-            **DEFAULT_PARAMS, **(self.params or {}), "seed": self.seed, "num_threads": threads,
-        }
+        self._setup(X_train)
         cat_idx = [self.features_.index(c) for c in self.categorical_features_]
         dtrain = lgb.Dataset(
             self._matrix(X_train), label=y_tr, feature_name=self.features_,
@@ -193,19 +182,41 @@ class ConversionModel:
             valid_sets=[dvalid], valid_names=["valid"],
             callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
         )
-        self.best_iteration_ = int(booster.best_iteration or booster.current_iteration())
+        self._finish(booster, int(booster.best_iteration or booster.current_iteration()),
+                     X_valid, y_va)
+        logger.info("trained %d trees on %d rows (%d valid), calibration %s",
+                    self.best_iteration_, len(y_tr), len(y_va), self.calibration_["method"])
+        return self
+
+    def _setup(self, X_train: pd.DataFrame) -> None:
+        """Record features, categories and parameters from the training frame (every fit,
+        local or distributed)."""
+        self.features_ = [str(c) for c in X_train.columns]
+        self.categorical_features_ = self._categoricals(X_train)
+        self.categories_ = {
+            c: sorted(X_train[c].dropna().astype(str).unique().tolist())
+            for c in self.categorical_features_
+        }
+        threads = self.num_threads
+        if threads is None:
+            threads = 1 if len(X_train) < SMALL_TRAINING_SET else (os.cpu_count() or 1)
+        self.params_ = {
+            **DEFAULT_PARAMS, **(self.params or {}), "seed": self.seed, "num_threads": threads,
+        }
+
+    def _finish(self, booster, n_trees: int, X_valid: pd.DataFrame, y_valid: np.ndarray
+                ) -> None:
+        """Keep the first `n_trees` trees of a trained booster and calibrate on validation."""
+        import lightgbm as lgb
+
+        self.best_iteration_ = n_trees
         # keep exactly the trees that will be saved, so predictions survive save/load bit for bit
-        self.booster_ = lgb.Booster(model_str=booster.model_to_string(self.best_iteration_))
-        p_valid = self.predict_raw(X_valid, num_threads=threads)
+        self.booster_ = lgb.Booster(model_str=booster.model_to_string(n_trees))
+        p_valid = self.predict_raw(X_valid, num_threads=self.params_["num_threads"])
         method = self.calibration
         if method == "auto":
-            method = choose_calibration(p_valid, y_va)
-        self.calibration_ = fit_calibration(p_valid, y_va, method)
-        logger.info(
-            "trained %d trees on %d rows (%d valid), calibration %s",
-            self.best_iteration_, len(y_tr), len(y_va), method,
-        )
-        return self
+            method = choose_calibration(p_valid, y_valid)
+        self.calibration_ = fit_calibration(p_valid, y_valid, method)
 
     def _categoricals(self, X: pd.DataFrame) -> list[str]:
         if self.categorical_features is not None:
@@ -223,6 +234,10 @@ class ConversionModel:
         return cats
 
     # --- encoding and prediction ----------------------------------------------------------
+
+    def feature_matrix(self, X: pd.DataFrame) -> np.ndarray:
+        """The float matrix the booster reads (see `_matrix`), for other inference engines."""
+        return self._matrix(X)
 
     def _matrix(self, X: pd.DataFrame) -> np.ndarray:
         """Float matrix in `features_` order; categoricals as codes of the TRAINING categories
