@@ -130,19 +130,21 @@ def phrase(feature: str, value: object, contribution: float, row: Mapping[str, o
     return f"{feature.replace('_', ' ')} = {value} (counts {'for' if up else 'against'})"
 
 
-def reasons(contributions: pd.DataFrame, features: pd.DataFrame,
+def reasons(contributions: pd.DataFrame, features: pd.DataFrame | Mapping[str, np.ndarray],
             k: int = N_REASONS) -> list[list[str]]:
     """For each row, the `k` strongest contributions (by size, either sign) in words.
 
     `contributions` holds one column per feature (plus `bias`, ignored); `features` the
-    feature values of the same rows, in the same order.
+    feature values of the same rows, in the same order (a frame or column -> values).
     """
     names = [c for c in contributions.columns if c != "bias" and c not in BRAND_FEATURES]
     values = contributions[names].to_numpy(np.float64)
     order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :k]
-    records = features.to_dict(orient="records")
+    used = {names[j] for j in np.unique(order)} | ({"niche", "category"} & set(features))
+    cols = {c: np.asarray(features[c]) for c in used}
     out = []
-    for i, row in enumerate(records):
-        out.append([phrase(names[j], row.get(names[j]), values[i, j], row)
+    for i in range(len(values)):
+        row = {c: v[i] for c, v in cols.items()}
+        out.append([phrase(names[j], row[names[j]], values[i, j], row)
                     for j in order[i] if values[i, j] != 0.0])
     return out

@@ -63,7 +63,8 @@ class RankerModel(mlflow.pyfunc.PythonModel):
         logger.info("ranker loaded: %d influencers, snapshot as of %s",
                     len(self.ranker.ids), self.ranker.as_of)
 
-    def predict(self, context, model_input, params: dict[str, Any] | None = None):
+    def predict(self, context, model_input: pd.DataFrame,
+                params: dict[str, Any] | None = None) -> pd.DataFrame:
         """Briefs in, one row per recommendation out; a bad request raises a 400."""
         params = params or {}
         try:

@@ -24,8 +24,8 @@ from recommender.contract import DIMENSIONS
 from recommender.explain import reasons
 from recommender.features import brand_profiles, inline_brand_profile, pair_context, pair_features
 from recommender.features.audience import AUDIENCE_PREFIX
+from recommender.first_stage import FirstStage
 from recommender.model import ConversionModel, apply_calibration
-from recommender.shortlist import Shortlist
 from recommender.snapshot import Snapshot, load_snapshot
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class Ranker:
         rows = self.ids.get_indexer(c["influencer_id"])
         self.history = {b: np.unique(g) for b, g in
                         pd.Series(rows).groupby(c["brand_id"].to_numpy()) if len(g)}
-        self.first_stage = Shortlist(snap.shortlist, side, self.context)
+        self.first_stage = FirstStage(snap.shortlist, side, self.context)
         self.audiences = [
             side[cols].to_numpy(np.float64) for cols in (
                 [c for c in side.columns if c.startswith(f"{AUDIENCE_PREFIX}{d}:")]
@@ -96,6 +96,9 @@ class Ranker:
 
     def candidates(self, brief: Brief) -> np.ndarray:
         """Catalogue rows that pass the brief's filters."""
+        return np.flatnonzero(self._mask(brief))
+
+    def _mask(self, brief: Brief) -> np.ndarray:
         mask = (self.followers >= brief.min_followers) & (self.followers <= brief.max_followers)
         for col, value in (("platform", brief.platform), ("niche", brief.niche),
                            ("country", brief.country)):
@@ -107,7 +110,7 @@ class Ranker:
         if brief.exclude:
             rows = self.ids.get_indexer(list(brief.exclude))
             mask[rows[rows >= 0]] = False
-        return np.flatnonzero(mask)
+        return mask
 
     def brand_profile(self, brief: Brief) -> pd.DataFrame:
         """The one-row brand side of a brief, as of the snapshot."""
@@ -118,8 +121,9 @@ class Ranker:
         return inline_brand_profile(brief.category, brief.brand_country, brief.targets,
                                     as_of=self.as_of, context=self.context, **extra)
 
-    def _shortlist(self, rows: np.ndarray, brand: pd.DataFrame, brief: Brief, top_n: int,
+    def _shortlist(self, mask: np.ndarray, brand: pd.DataFrame, brief: Brief, top_n: int,
                    priced: bool) -> np.ndarray:
+        rows = np.flatnonzero(mask)
         k = max(self.shortlist_size, 3 * top_n)
         if len(rows) <= k:
             return rows
@@ -129,7 +133,8 @@ class Ranker:
             per_dollar = s - np.log(np.maximum(self.price[rows], 1.0))
             keep.append(rows[np.argpartition(-per_dollar, k - 1)[:k]])
         if brief.known and brief.brand_id in self.history:
-            keep.append(np.intersect1d(self.history[brief.brand_id], rows))
+            history = self.history[brief.brand_id]
+            keep.append(history[mask[history]])
         return np.unique(np.concatenate(keep))
 
     def _features(self, rows: np.ndarray, brand: pd.DataFrame, when: pd.Timestamp
@@ -145,19 +150,21 @@ class Ranker:
 
     def _one(self, brief: Brief, top_n: int, when: pd.Timestamp, budget: float | None,
              exhaustive: bool) -> pd.DataFrame:
-        rows = self.candidates(brief)
+        mask = self._mask(brief)
         unpriced = 0
         if budget is not None:
-            priced = ~np.isnan(self.price[rows])
-            unpriced = int((~priced).sum())
-            rows = rows[priced]
+            unpriced = int((mask & np.isnan(self.price)).sum())
+            mask &= ~np.isnan(self.price)
         brand = self.brand_profile(brief)
-        if not exhaustive:
-            rows = self._shortlist(rows, brand, brief, top_n, budget is not None)
+        if exhaustive:
+            rows = np.flatnonzero(mask)
+        else:
+            rows = self._shortlist(mask, brand, brief, top_n, budget is not None)
         if not len(rows):
             return pd.DataFrame()
         X = self._features(rows, brand, when)
-        raw = self.model.predict_raw(X, num_threads=ONLINE_THREADS)
+        M = self.model._matrix(X)  # encoded once: scores and contributions both read it
+        raw = self.model.booster_.predict(M, num_threads=ONLINE_THREADS)
         p = apply_calibration(self.model.calibration_, raw)
         if budget is None:
             chosen = np.lexsort((rows, -raw, -p))[:top_n]
@@ -170,21 +177,26 @@ class Ranker:
             extra = {"budget": budget, "total_price": sel.total_price,
                      "expected_conversions": sel.expected_conversions,
                      "unpriced_left_out": unpriced}
-        return self._output(brief, rows[chosen], X.iloc[chosen], p[chosen], when, extra)
+        contrib = pd.DataFrame(self.model.booster_.predict(
+            M[chosen], pred_contrib=True, num_threads=ONLINE_THREADS),
+            columns=[*self.model.features_, "bias"])
+        return self._output(brief, rows[chosen], X, chosen, p[chosen], contrib, when, extra)
 
-    def _output(self, brief: Brief, rows: np.ndarray, X: pd.DataFrame, p: np.ndarray,
-                when: pd.Timestamp, extra: dict[str, Any]) -> pd.DataFrame:
-        inf = self.snapshot.ds.influencers
-        why = reasons(self.model.contributions(X, num_threads=ONLINE_THREADS), X)
+    def _output(self, brief: Brief, rows: np.ndarray, X: pd.DataFrame, chosen: np.ndarray,
+                p: np.ndarray, contrib: pd.DataFrame, when: pd.Timestamp,
+                extra: dict[str, Any]) -> pd.DataFrame:
+        def col(name: str) -> np.ndarray:
+            return X[name].to_numpy()[chosen]
+
         return pd.DataFrame({
             "brief": [brief.label] * len(rows), "brand_id": brief.brand_id,
-            "rank": np.arange(1, len(rows) + 1), "influencer_id": X["influencer_id"].to_numpy(),
-            "score": p, "platform": X["platform"].to_numpy(), "niche": X["niche"].to_numpy(),
-            "country": inf["country"].to_numpy(dtype=object)[rows],
-            "followers": self.followers[rows],
-            "engagement_rate_90d": X["er_mean_90d"].to_numpy(),
-            "audience_match": X["audience_match_mean"].to_numpy(),
-            "price_per_post": self.price[rows], "reasons": why,
+            "rank": np.arange(1, len(rows) + 1), "influencer_id": col("influencer_id"),
+            "score": p, "platform": col("platform"), "niche": col("niche"),
+            "country": self.snapshot.ds.influencers["country"].to_numpy(dtype=object)[rows],
+            "followers": self.followers[rows], "engagement_rate_90d": col("er_mean_90d"),
+            "audience_match": col("audience_match_mean"), "price_per_post": self.price[rows],
+            "reasons": reasons(contrib, {c: col(c) for c in (*contrib.columns[:-1], "niche",
+                                                            "category")}),
             "as_of": when.isoformat(), "snapshot_as_of": self.as_of.isoformat(), **extra,
         })
 

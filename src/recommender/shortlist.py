@@ -1,12 +1,12 @@
-"""The ranker's first stage: an additive surrogate of the model's logit that shortlists candidates.
+"""The ranker's first stage, fitted: an additive surrogate of the model's logit, as plain numbers.
 
 The surrogate is a sum of per-feature step functions (one weight per quantile bin of each
 numeric feature, per value of each categorical one, and one for "missing"): the shape a tree
 ensemble is made of, without its interactions. It is fitted by ridge least squares to the
 booster's raw logit on sampled (brand, influencer) pairs, centred per brand (only the order
-within one brief matters). The influencer-side part of every catalogue row is summed once
-when the ranker loads; per brief only the cheap pair features are binned and added.
-It is stored as plain JSON numbers, never pickled.
+within one brief matters). Influencer features get two sets of weights: one for pairs
+whose niche is the brand's category (where the top of a ranking lies) and one for the rest.
+It is stored as plain JSON numbers, never pickled; `recommender.first_stage` applies it.
 """
 
 from __future__ import annotations
@@ -18,15 +18,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recommender.features import INFLUENCER_FEATURES, PAIR_FEATURES, PairContext, pair_features
-from recommender.features.audience import audience_pair_features
-from recommender.features.history import global_rate
-from recommender.features.niche import niche_features
-from recommender.features.timeline import to_ns
+from recommender.features import (
+    BRAND_FEATURES,
+    INFLUENCER_FEATURES,
+    PAIR_FEATURES,
+    PairContext,
+    inline_brand_profile,
+    pair_features,
+)
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 N_BINS = 16
 RIDGE = 1.0
 # The pair history of a known brand is sparse: influencers with one are always kept instead.
@@ -65,32 +68,57 @@ def bin_index(spec: Mapping[str, Any], values: Any) -> np.ndarray:
     return np.where(codes < 0, len(spec["values"]), codes)
 
 
-def _design(specs: list[dict[str, Any]], frame: pd.DataFrame):
-    """Sparse one-hot matrix: one column per slot of every feature."""
+def _design(specs: list[dict[str, Any]], frame: pd.DataFrame, matched: np.ndarray):
+    """Sparse one-hot matrix: one column per slot of every feature; influencer features get
+    two sets of slots, one for pairs whose niche is the brand's category, one for the rest."""
     from scipy import sparse
 
-    offsets = np.cumsum([0] + [_n_slots(s) for s in specs])
-    cols = np.column_stack([offsets[j] + bin_index(s, frame[s["name"]])
-                            for j, s in enumerate(specs)])
+    widths = [_n_slots(s) * (2 if s["side"] == "influencer" else 1) for s in specs]
+    offsets = np.cumsum([0] + widths)
+    cols = np.column_stack([
+        offsets[j] + bin_index(s, frame[s["name"]])
+        + (matched * _n_slots(s) if s["side"] == "influencer" else 0)
+        for j, s in enumerate(specs)])
     rows = np.repeat(np.arange(len(frame)), len(specs))
-    data = np.ones(cols.size)
-    return sparse.csr_matrix((data, (rows, cols.ravel())), shape=(len(frame), offsets[-1]))
+    return sparse.csr_matrix((np.ones(cols.size), (rows, cols.ravel())),
+                             shape=(len(frame), offsets[-1])), offsets
 
 
-def sample_pairs(influencer_side: pd.DataFrame, brand_ids: pd.Series, as_of: pd.Timestamp,
-                 seed: int = 0, n_pairs: int = SAMPLE_PAIRS) -> pd.DataFrame:
-    """brand_id, influencer_id, as_of: each sampled brand with a random set of influencers."""
+def inline_twins(brand_side: pd.DataFrame, context: PairContext, n: int = MAX_SAMPLE_BRANDS,
+                 seed: int = 0) -> pd.DataFrame:
+    """Known brands as a brief describing them inline would give them: same category,
+    country and targets, without a track record (the history an inline brand gets)."""
     rng = np.random.default_rng(seed)
-    brands = brand_ids.to_numpy()
-    if len(brands) > MAX_SAMPLE_BRANDS:
-        brands = rng.choice(brands, MAX_SAMPLE_BRANDS, replace=False)
+    twins = brand_side.iloc[rng.permutation(len(brand_side))[:n]].reset_index(drop=True)
+    if twins.empty:
+        return twins
+    proto = inline_brand_profile("other", as_of=twins["as_of"].iloc[0], context=context)
+    history = {c: proto[c].iloc[0] for c in BRAND_FEATURES if c != "category"}
+    return twins.assign(brand_id="__inline__" + twins["brand_id"].astype(str), **history)
+
+
+def sample_pairs(influencer_side: pd.DataFrame, brand_side: pd.DataFrame, seed: int = 0,
+                 n_pairs: int = SAMPLE_PAIRS) -> pd.DataFrame:
+    """brand_id, influencer_id, as_of: each brand of `brand_side` with random influencers,
+    half of them from the niche that is the brand's category (where the top of a ranking is)."""
+    rng = np.random.default_rng(seed)
     ids = influencer_side["influencer_id"].to_numpy()
-    per_brand = min(len(ids), max(50, n_pairs // max(len(brands), 1)))
-    picks = [rng.choice(len(ids), per_brand, replace=False) for _ in brands]
+    niche = influencer_side["niche"].to_numpy(dtype=object)
+    if len(brand_side) > 2 * MAX_SAMPLE_BRANDS:
+        brand_side = brand_side.iloc[rng.permutation(len(brand_side))[:2 * MAX_SAMPLE_BRANDS]]
+    per_brand = min(len(ids), max(50, n_pairs // max(len(brand_side), 1)))
+    brands, picks = [], []
+    for brand_id, category in zip(brand_side["brand_id"], brand_side["category"], strict=True):
+        same = np.flatnonzero(niche == category)
+        k = min(len(same), per_brand // 2)
+        pick = np.concatenate([rng.choice(same, k, replace=False),
+                               rng.choice(len(ids), per_brand - k, replace=False)])
+        picks.append(np.unique(pick))
+        brands.append(np.full(len(picks[-1]), brand_id, dtype=object))
     return pd.DataFrame({
-        "brand_id": np.repeat(brands, per_brand).astype(str),
+        "brand_id": np.concatenate(brands).astype(str) if brands else np.zeros(0, str),
         "influencer_id": ids[np.concatenate(picks)] if picks else ids[:0],
-        "as_of": as_of,
+        "as_of": brand_side["as_of"].iloc[0] if len(brand_side) else pd.NaT,
     })
 
 
@@ -109,81 +137,26 @@ def fit_shortlist(model, influencer_side: pd.DataFrame, brand_side: pd.DataFrame
     specs = []
     for name in INFLUENCER_FEATURES + PAIR_SURROGATE_FEATURES:
         if name in model.categorical_features_:
-            specs.append(_categorical_spec(name, feats[name]))
+            spec = _categorical_spec(name, feats[name])
         else:
-            specs.append(_numeric_spec(name, feats[name].to_numpy(np.float64, na_value=np.nan)))
-    X = _design(specs, feats)
+            spec = _numeric_spec(name, feats[name].to_numpy(np.float64, na_value=np.nan))
+        spec["side"] = "influencer" if name in INFLUENCER_FEATURES else "pair"
+        specs.append(spec)
+    matched = (feats["niche_match"].to_numpy(np.float64, na_value=0.0) == 1.0).astype(np.int64)
+    X, offsets = _design(specs, feats, matched)
     gram = (X.T @ X).toarray() + RIDGE * np.eye(X.shape[1])
     w = np.linalg.solve(gram, X.T @ y)
     fitted = np.asarray(X @ w).ravel()
     r2 = 1.0 - float(np.sum((y - fitted) ** 2) / max(np.sum(y ** 2), 1e-12))
-    offsets = np.cumsum([0] + [_n_slots(s) for s in specs])
     for j, spec in enumerate(specs):
-        spec["weights"] = [float(v) for v in w[offsets[j]:offsets[j + 1]]]
-        spec["side"] = "influencer" if spec["name"] in INFLUENCER_FEATURES else "pair"
+        part = [float(v) for v in w[offsets[j]:offsets[j + 1]]]
+        if spec["side"] == "influencer":  # [niche differs, niche is the category]
+            half = _n_slots(spec)
+            spec["weights"] = [part[:half], part[half:]]
+        else:
+            spec["weights"] = part
     logger.info("shortlist surrogate: %d pairs, %d slots, R^2 %.3f within brands",
                 len(pairs), X.shape[1], r2)
     return {"format_version": FORMAT_VERSION, "features": specs,
             "fit": {"pairs": int(len(pairs)), "brands": int(pairs["brand_id"].nunique()),
                     "r2_within_brand": r2}}
-
-
-class Shortlist:
-    """The fitted surrogate applied to one catalogue (the snapshot's influencer side)."""
-
-    def __init__(self, surrogate: Mapping[str, Any], influencer_side: pd.DataFrame,
-                 context: PairContext) -> None:
-        if surrogate.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"shortlist format_version {surrogate.get('format_version')!r}, "
-                             f"this code reads {FORMAT_VERSION}")
-        self.pair_specs = [s for s in surrogate["features"] if s["side"] == "pair"]
-        base = np.zeros(len(influencer_side))
-        for spec in surrogate["features"]:
-            if spec["side"] == "influencer":
-                base += np.asarray(spec["weights"])[bin_index(spec, influencer_side[spec["name"]])]
-        self.base = base
-        self._side = influencer_side
-        self._context = context
-        self._niche_codes, self._niches = pd.factorize(influencer_side["niche"])
-        self._country_codes, self._countries = pd.factorize(influencer_side["influencer_country"])
-
-    def pair_values(self, rows: np.ndarray, brand: pd.DataFrame) -> dict[str, np.ndarray]:
-        """The surrogate's pair features of catalogue `rows` with a one-row brand profile:
-        the values `pair_features` gives, computed from codes made once per catalogue."""
-        b = brand.iloc[0]
-        ctx = self._context
-        country = b["brand_country"]
-        if pd.isna(country):
-            country_match = np.full(len(rows), np.nan)
-        else:
-            code = self._countries.get_indexer([country])[0]
-            inf = self._country_codes[rows]
-            country_match = np.where(inf < 0, np.nan, (inf == code).astype(np.float64))
-        as_of = to_ns([b["as_of"]])
-        n = len(self._niches)
-        per_niche = niche_features(
-            ctx.niche_rates, np.asarray(self._niches, dtype=object), np.arange(n),
-            np.array([b["category"]], dtype=object), np.zeros(n, np.int64), np.repeat(as_of, n),
-            np.repeat(global_rate(ctx.collabs, as_of), n))
-        codes = self._niche_codes[rows]
-        out = {"country_match": country_match,
-               "niche_match": per_niche["niche_match"][codes],
-               "niche_category_rate": per_niche["niche_category_rate"][codes]}
-        out.update(audience_pair_features(self._side, rows, brand, np.zeros(len(rows), np.int64),
-                                          ctx.audience_average))
-        return out
-
-    def scores(self, rows: np.ndarray, brand: pd.DataFrame) -> np.ndarray:
-        """Surrogate logit (up to a per-brief constant) of catalogue `rows` for `brand`."""
-        pair = self.pair_values(rows, brand)
-        s = self.base[rows]
-        for spec in self.pair_specs:
-            s = s + np.asarray(spec["weights"])[bin_index(spec, pair[spec["name"]])]
-        return s
-
-    def top(self, rows: np.ndarray, brand: pd.DataFrame, k: int) -> np.ndarray:
-        """The `k` rows of `rows` (in no particular order) the surrogate rates highest."""
-        if len(rows) <= k:
-            return rows
-        s = self.scores(rows, brand)
-        return rows[np.argpartition(-s, k - 1)[:k]]

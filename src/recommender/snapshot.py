@@ -24,7 +24,7 @@ import pandas as pd
 from recommender.errors import UserError
 from recommender.features import brand_profiles, influencer_features, pair_context
 from recommender.io import atomic_path, write_parquet_atomic
-from recommender.shortlist import fit_shortlist, sample_pairs
+from recommender.shortlist import fit_shortlist, inline_twins, sample_pairs
 from recommender.validate import Dataset
 
 logger = logging.getLogger(__name__)
@@ -63,8 +63,8 @@ def build_snapshot(ds: Dataset, model, as_of: pd.Timestamp | str | None = None, 
     inf_side = influencer_features(ds, keys, ctx)
     brand_side = brand_profiles(snap_ds, pd.DataFrame({"brand_id": ds.brands["brand_id"],
                                                        "as_of": as_of}), ctx)
-    pairs = sample_pairs(inf_side, ds.brands["brand_id"], as_of)
-    shortlist = fit_shortlist(model, inf_side, brand_side, ctx, pairs)
+    brand_side = pd.concat([brand_side, inline_twins(brand_side, ctx)], ignore_index=True)
+    shortlist = fit_shortlist(model, inf_side, brand_side, ctx, sample_pairs(inf_side, brand_side))
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
         write_parquet_atomic(frame.reset_index(drop=True), out / f"{name}.parquet")

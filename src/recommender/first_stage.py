@@ -1,0 +1,152 @@
+"""The first stage at query time: the fitted surrogate (`recommender.shortlist`) over a catalogue.
+
+At load, the influencer-side part of every catalogue row is summed (two sums: niche equal to
+the brand's category or not) and the audience shares are laid out as dense matrices. Per
+brief only the pair features are computed, over all candidates at once: niche and country
+terms through a table per code, audience match and lift as matrix operations, with the same
+definitions as `recommender.features.audience` (a test checks they agree), and binned
+through a fine lookup grid instead of a binary search.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recommender.contract import DIMENSIONS
+from recommender.features import PairContext
+from recommender.features.audience import AUDIENCE_PREFIX, TARGET_PREFIX
+from recommender.features.history import global_rate
+from recommender.features.niche import niche_features
+from recommender.features.timeline import safe_div, to_ns
+from recommender.shortlist import FORMAT_VERSION, bin_index
+
+GRID = 4096  # cells of the lookup grid between a feature's first and last bin edge
+
+
+def _grid(spec: Mapping[str, Any]) -> tuple[float, float, np.ndarray, float] | None:
+    """(first edge, cells per unit, weight per cell, weight of missing) of a numeric pair
+    feature; a value within 1/GRID of the edge span from an inner edge may take the
+    neighbouring bin's weight (the surrogate only shortlists)."""
+    edges, weights = np.asarray(spec["edges"]), np.asarray(spec["weights"])
+    if len(edges) < 2 or edges[-1] <= edges[0]:
+        return None
+    lo, hi = float(edges[0]), float(edges[-1])
+    left = lo + (hi - lo) * np.arange(GRID) / GRID
+    cells = np.concatenate([[0], np.searchsorted(edges, left, side="right"), [len(edges)]])
+    return lo, GRID / (hi - lo), weights[cells], float(weights[-1])
+
+
+class FirstStage:
+    """The surrogate applied to one catalogue (the snapshot's influencer side)."""
+
+    def __init__(self, surrogate: Mapping[str, Any], influencer_side: pd.DataFrame,
+                 context: PairContext) -> None:
+        if surrogate.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"first stage format_version {surrogate.get('format_version')!r}, "
+                             f"this code reads {FORMAT_VERSION}")
+        self.pair_specs = [s for s in surrogate["features"] if s["side"] == "pair"]
+        self._grids = {s["name"]: _grid(s) for s in self.pair_specs if s["kind"] == "numeric"}
+        base = np.zeros((2, len(influencer_side)))  # [niche differs, niche is the category]
+        for spec in surrogate["features"]:
+            if spec["side"] == "influencer":
+                base += np.asarray(spec["weights"])[:, bin_index(spec, influencer_side[
+                    spec["name"]])]
+        self.base = base
+        self._context = context
+        self._niche_codes, self._niches = pd.factorize(influencer_side["niche"])
+        self._country_codes, self._countries = pd.factorize(influencer_side["influencer_country"])
+        self._audience = {}  # dim -> ({segment: shares with NaN as 0}, described)
+        for dim in DIMENSIONS:
+            cols = [c for c in influencer_side.columns if c.startswith(f"{AUDIENCE_PREFIX}{dim}:")]
+            if cols:
+                shares = {c.split(":", 2)[2]: np.nan_to_num(influencer_side[c].to_numpy(
+                    np.float64)) for c in cols}
+                self._audience[dim] = (shares, influencer_side[cols[0]].notna().to_numpy())
+
+    def _tables(self, brand: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Pair features that depend on the influencer only through a code (niche, country):
+        feature -> (value per code, code of each catalogue row); code -1 reads the last value."""
+        b = brand.iloc[0]
+        ctx = self._context
+        as_of = to_ns([b["as_of"]])
+        n = len(self._niches)
+        per_niche = niche_features(
+            ctx.niche_rates, np.asarray(self._niches, dtype=object), np.arange(n),
+            np.array([b["category"]], dtype=object), np.zeros(n, np.int64), np.repeat(as_of, n),
+            np.repeat(global_rate(ctx.collabs, as_of), n))
+        country = b["brand_country"]
+        per_country = np.append(
+            (self._countries == country).astype(np.float64) if pd.notna(country)
+            else np.full(len(self._countries), np.nan), np.nan)  # last: no country
+        return {"niche_match": (per_niche["niche_match"], self._niche_codes),
+                "niche_category_rate": (per_niche["niche_category_rate"], self._niche_codes),
+                "country_match": (per_country, self._country_codes)}
+
+    def _audience_features(self, brand: pd.DataFrame) -> dict[str, np.ndarray]:
+        """audience_match_<dim>, target_lift_<dim> and audience_match_mean of every catalogue
+        row (contiguous arrays: cheaper than gathering the candidates first)."""
+        b = brand.iloc[0]
+        average = self._context.audience_average
+        n = len(self.base[0])
+        out, matches = {}, []
+        for dim in DIMENSIONS:
+            head = f"{TARGET_PREFIX}{dim}:"
+            target = {c[len(head):]: b[c] for c in brand.columns
+                      if isinstance(c, str) and c.startswith(head)}
+            described = any(pd.notna(v) for v in target.values())
+            match, lift = np.full(n, np.nan), np.full(n, np.nan)
+            if dim in self._audience and described:
+                shares, known = self._audience[dim]
+                match, dot, base = np.zeros(n), np.zeros(n), 0.0
+                for seg, t in target.items():
+                    if pd.isna(t) or t <= 0:
+                        continue
+                    avg = average.get(f"{AUDIENCE_PREFIX}{dim}:{seg}", 0.0)
+                    base += t * (0.0 if pd.isna(avg) else float(avg))
+                    if seg in shares:
+                        match += np.minimum(shares[seg], t)
+                        dot += shares[seg] * t
+                match = np.where(known, match, np.nan)
+                lift = np.where(known, safe_div(dot, np.full(n, base)), np.nan)
+            out[f"audience_match_{dim}"], out[f"target_lift_{dim}"] = match, lift
+            matches.append(match)
+        stacked = np.column_stack(matches)
+        out["audience_match_mean"] = safe_div(np.nansum(stacked, axis=1),
+                                              (~np.isnan(stacked)).sum(axis=1))
+        return out
+
+    def pair_values(self, rows: np.ndarray, brand: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The surrogate's pair features of catalogue `rows` with a one-row brand profile:
+        the values `pair_features` gives, computed from per-catalogue codes and matrices."""
+        out = {name: values[codes[rows]] for name, (values, codes) in self._tables(brand).items()}
+        out.update({k: v[rows] for k, v in self._audience_features(brand).items()})
+        return out
+
+    def _weights(self, spec: Mapping[str, Any], values: np.ndarray) -> np.ndarray:
+        grid = self._grids.get(spec["name"])
+        if grid is None:
+            return np.asarray(spec["weights"])[bin_index(spec, values)]
+        lo, scale, table, missing = grid
+        cell = np.clip((values - lo) * scale + 1, 0, GRID + 1)
+        return np.where(np.isnan(values), missing, table[np.nan_to_num(cell).astype(np.int64)])
+
+    def scores(self, rows: np.ndarray, brand: pd.DataFrame) -> np.ndarray:
+        """Surrogate logit (up to a per-brief constant) of catalogue `rows` for `brand`.
+
+        Computed for the whole catalogue, then taken at `rows`: the filters keep most of it.
+        """
+        tables = self._tables(brand)
+        values, codes = tables["niche_match"]
+        s = np.where(values[codes] == 1.0, self.base[1], self.base[0])
+        audience = self._audience_features(brand)
+        for spec in self.pair_specs:
+            if spec["name"] in tables:  # weigh once per code, then gather
+                values, codes = tables[spec["name"]]
+                s += np.asarray(spec["weights"])[bin_index(spec, values)][codes]
+            else:
+                s += self._weights(spec, audience[spec["name"]])
+        return s[rows]
