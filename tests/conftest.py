@@ -126,6 +126,27 @@ def feature_world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+# ----------------------------------------------------------------------------- ranker
+@pytest.fixture(scope="session")
+def ranker_parts(feature_world_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The feature world's Dataset, a tiny ConversionModel (at most 30 trees) trained on a
+    time split of its collaborations, and a ranker snapshot of it (as of the latest time)."""
+    from recommender.features import FEATURE_COLUMNS, LABEL, build_training_set
+    from recommender.model import ConversionModel
+    from recommender.snapshot import build_snapshot
+    from recommender.split import TimeSplit
+    from recommender.validate import load_dataset
+
+    ds = load_dataset(feature_world_dir)
+    ts = build_training_set(ds)
+    train, valid, _ = TimeSplit.from_frame(ts).masks(ts["as_of"])
+    model = ConversionModel(num_boost_round=30, early_stopping_rounds=30).fit(
+        ts.loc[train, FEATURE_COLUMNS], ts.loc[train, LABEL],
+        ts.loc[valid, FEATURE_COLUMNS], ts.loc[valid, LABEL])
+    snapshot = build_snapshot(ds, model, out_dir=tmp_path_factory.mktemp("ranker_snapshot"))
+    return {"ds": ds, "model": model, "snapshot_dir": snapshot, "data_dir": feature_world_dir}
+
+
 # ----------------------------------------------------------------------------- training
 @pytest.fixture(scope="session")
 def trained_world(small_world_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:

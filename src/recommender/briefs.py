@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from recommender import config
-from recommender.contract import DIMENSIONS, PLATFORMS
+from recommender.contract import DIMENSIONS, PLATFORMS, SHARE_SUM_TOLERANCE
 from recommender.errors import UserError
 
 BRAND_FIELDS = ("brand_id", "category", "brand_country",
@@ -109,7 +109,15 @@ def _targets(label: Any, row: Mapping[str, Any]) -> dict[str, dict[str, float]]:
         if not isinstance(v, Mapping) or not v:
             raise _fail(label, f"target_{dim}", v, "must map segments to shares, "
                         "e.g. {\"18-24\": 0.6, \"25-34\": 0.4}")
-        out[dim] = {str(s): number(f"target_{dim}.{s}", x, label=label) for s, x in v.items()}
+        shares = {str(s): number(f"target_{dim}.{s}", x, label=label) for s, x in v.items()}
+        bad = {s: x for s, x in shares.items() if x is None or x > 1}
+        if bad:
+            raise _fail(label, f"target_{dim}.{next(iter(bad))}", next(iter(bad.values())),
+                        "must be a share in [0, 1]")
+        if sum(shares.values()) > 1 + SHARE_SUM_TOLERANCE:
+            raise _fail(label, f"target_{dim}", v, f"shares add up to "
+                        f"{sum(shares.values()):g}; at most 1")
+        out[dim] = shares
     return out
 
 
@@ -180,7 +188,7 @@ def parse_briefs(briefs: Any, brand_ids: pd.Index, niches: pd.Index) -> list[Bri
     if not isinstance(briefs, pd.DataFrame):
         raise UserError(f"briefs must be a table with one brief per row, got "
                         f"{type(briefs).__name__}")
-    if briefs.empty:
+    if len(briefs) == 0:
         raise UserError("briefs: the request holds no brief (one row per brief, e.g. "
                         "{\"brand_id\": \"b001\"})")
     if len(briefs) > config.MAX_BRIEFS_PER_REQUEST:

@@ -21,6 +21,7 @@ import pandas as pd
 from recommender.briefs import Brief, number, parse_as_of, parse_briefs, parse_top_n
 from recommender.budget import select_within_budget
 from recommender.contract import DIMENSIONS
+from recommender.errors import UserError
 from recommender.explain import reasons
 from recommender.features import brand_profiles, inline_brand_profile, pair_context, pair_features
 from recommender.features.audience import AUDIENCE_PREFIX
@@ -118,8 +119,11 @@ class Ranker:
             return self.brands.iloc[[self.brand_index.get_loc(brief.brand_id)]].reset_index(
                 drop=True)
         extra = {"brand_id": brief.brand_id} if brief.brand_id else {}
-        return inline_brand_profile(brief.category, brief.brand_country, brief.targets,
-                                    as_of=self.as_of, context=self.context, **extra)
+        try:
+            return inline_brand_profile(brief.category, brief.brand_country, brief.targets,
+                                        as_of=self.as_of, context=self.context, **extra)
+        except ValueError as exc:
+            raise UserError(f"brief {brief.label}: {exc}") from None
 
     def _shortlist(self, mask: np.ndarray, brand: pd.DataFrame, brief: Brief, top_n: int,
                    priced: bool) -> np.ndarray:
