@@ -304,5 +304,205 @@ def ui(
         server.server_close()
 
 
+# ----------------------------------------------------------------------------- ranker
+ModelOpt = Annotated[str, typer.Option("--model", help="MLflow model URI of the ranker.")]
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _shares(option: str, text: str | None) -> dict[str, float] | None:
+    """'18-24=0.6,25-34=0.4' -> {'18-24': 0.6, '25-34': 0.4}."""
+    from recommender.errors import UserError
+
+    if text is None:
+        return None
+    shares = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        segment, sep, value = part.partition("=")
+        try:
+            shares[segment.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not segment.strip():
+            raise UserError(f"{option} {text!r}: write segment=share pairs, e.g. "
+                            "18-24=0.6,25-34=0.4")
+    return shares
+
+
+def _print_recommendations(result, fmt: str) -> None:
+    import json
+
+    if fmt == "csv":
+        flat = result.assign(reasons=result["reasons"].map(" | ".join))
+        sys.stdout.write(flat.to_csv(index=False))
+        return
+    if fmt == "json":
+        records = result.to_dict(orient="records")
+        sys.stdout.write(json.dumps(records, indent=1, default=str) + "\n")
+        return
+    if result.empty:
+        out.print("no influencer matches the brief's filters")
+        return
+    first = result.iloc[0]
+    table = Table(title=f"Influencers for {first['brand_id'] or 'the brand described'}",
+                  caption=f"as of {first['as_of']} (snapshot {first['snapshot_as_of']})",
+                  show_lines=True)
+    for name, justify in (("#", "right"), ("influencer", "left"), ("platform", "left"),
+                          ("niche", "left"), ("followers", "right"), ("ER 90d", "right"),
+                          ("audience match", "right"), ("price", "right"),
+                          ("P(convert)", "right"), ("why", "left")):
+        table.add_column(name, justify=justify)
+
+    def pct(v: float) -> str:
+        return "" if v != v else f"{v:.1%}"
+
+    for r in result.itertuples(index=False):
+        table.add_row(str(r.rank), r.influencer_id, r.platform, r.niche, f"{r.followers:,}",
+                      pct(r.engagement_rate_90d), pct(r.audience_match),
+                      "" if r.price_per_post != r.price_per_post else f"${r.price_per_post:,.0f}",
+                      f"{r.score:.1%}", "\n".join(r.reasons))
+    out.print(table)
+    if "budget" in result:
+        out.print(f"budget ${first['budget']:,.0f}: {len(result)} influencers for "
+                  f"${first['total_price']:,.0f}, {first['expected_conversions']:.2f} expected "
+                  f"converting collaborations; {first['unpriced_left_out']} without a price "
+                  "left out", highlight=False)
+
+
+@app.command()
+@friendly_errors
+def recommend(
+    brand: Annotated[str | None, typer.Option(help="brand_id of a brand in the data (or the "
+                                              "name of one described with --category).")] = None,
+    category: Annotated[str | None, typer.Option(help="Describe a brand that is not in the "
+                                                 "data: its product category.")] = None,
+    brand_country: Annotated[str | None, typer.Option(help="Its main market (ISO code).")] = None,
+    target_age: Annotated[str | None, typer.Option(help="Its target ages, e.g. "
+                                                   "18-24=0.6,25-34=0.4")] = None,
+    target_gender: Annotated[str | None, typer.Option(help="e.g. female=0.7,male=0.3")] = None,
+    target_country: Annotated[str | None, typer.Option(help="e.g. US=0.8,CA=0.2")] = None,
+    platform: Annotated[str | None, typer.Option(help="instagram, tiktok or youtube.")] = None,
+    country: Annotated[str | None, typer.Option(help="Influencer country (ISO code).")] = None,
+    min_followers: Annotated[int | None, typer.Option(help="Default 1,000.")] = None,
+    max_followers: Annotated[int | None, typer.Option(help="Default 100,000.")] = None,
+    max_price: Annotated[float | None, typer.Option(help="Highest price per post (USD).")] = None,
+    niche: Annotated[str | None, typer.Option(help="Influencer niche.")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="Influencer id to leave out "
+                                                      "(repeatable).")] = None,
+    top_n: Annotated[int, typer.Option(help="How many (at most 1,000).")] = config.DEFAULT_TOP_N,
+    budget: Annotated[float | None, typer.Option(help="Total budget (USD): choose a set whose "
+                                                 "prices fit it.")] = None,
+    as_of: Annotated[str | None, typer.Option(help="ISO timestamp; default: the snapshot's.")
+                     ] = None,
+    model: ModelOpt = config.DEFAULT_MODEL_URI,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+) -> None:
+    """Rank influencers for one brief with the registered ranker, in this process.
+
+    Example: recommender recommend --brand b007 --platform instagram --top-n 5
+    Inline brand: recommender recommend --category fitness --target-age 18-24=0.6,25-34=0.4
+    --budget 2000 --format json
+    """
+    from recommender.errors import UserError
+    from recommender.pyfunc import load_ranker
+    from recommender.ranker import brief_frame
+
+    if fmt not in ("table", "csv", "json"):
+        raise UserError(f"--format {fmt!r}: must be table, csv or json")
+    brief = brief_frame(
+        brand_id=brand, category=category, brand_country=brand_country,
+        target_age=_shares("--target-age", target_age),
+        target_gender=_shares("--target-gender", target_gender),
+        target_country=_shares("--target-country", target_country), platform=platform,
+        country=country, min_followers=min_followers, max_followers=max_followers,
+        max_price=max_price, niche=niche, exclude_influencer_ids=exclude or None)
+    ranker = load_ranker(model)
+    _print_recommendations(ranker.recommend(brief, top_n=top_n, as_of=as_of, budget=budget),
+                           fmt)
+
+
+@app.command()
+@friendly_errors
+def serve(
+    model: ModelOpt = config.DEFAULT_MODEL_URI,
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = (
+        config.DEFAULT_HOST
+    ),
+    port: Annotated[int, typer.Option(min=0, max=65535)] = config.DEFAULT_SERVE_PORT,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
+) -> None:
+    """Start MLflow's scoring server for the ranker (`mlflow models serve --env-manager local`).
+
+    Example: recommender serve --port 5001, then
+    curl -s localhost:5001/invocations -H 'Content-Type: application/json'
+    -d '{"dataframe_records": [{"brand_id": "b007"}], "params": {"top_n": 5}}'
+    """
+    import os
+    import subprocess
+
+    if host not in LOOPBACK:
+        err.print(f"[yellow]warning:[/] listening on {host}: anyone who can reach it can "
+                  "query the model", highlight=False)
+    env = dict(os.environ)
+    # MLflow starts `uvicorn` from PATH: put this environment's scripts first
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env.setdefault("OMP_NUM_THREADS", "1")  # one request = one thread; workers scale out
+    cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", model, "--env-manager",
+           "local", "--host", host, "--port", str(port), "--workers", str(workers)]
+    out.print(f"serving {model} on http://{host}:{port}/invocations", highlight=False)
+    try:
+        code = subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:
+        code = 0
+    raise typer.Exit(code)
+
+
+@app.command()
+@friendly_errors
+def refresh(
+    data: DataOpt = config.RAW_DIR,
+    model_name: Annotated[str, typer.Option(help="Registered model name.")] = (
+        config.REGISTERED_MODEL_NAME
+    ),
+    alias: Annotated[str, typer.Option(help="Refresh the version holding this alias.")] = (
+        config.CHAMPION_ALIAS
+    ),
+    experiment: Annotated[str, typer.Option(help="MLflow experiment.")] = config.DEFAULT_EXPERIMENT,
+) -> None:
+    """Log a new ranker version with a fresh snapshot of --data and the same booster (no
+    retraining); it takes the alias of the version it refreshes.
+
+    Example: recommender refresh --data data/raw
+    """
+    import mlflow
+
+    from recommender.errors import UserError
+    from recommender.pyfunc import load_conversion_model, log_ranker
+    from recommender.registry import Decision, champion_version, register_model
+    from recommender.validate import load_dataset
+
+    client = mlflow.MlflowClient()
+    current = champion_version(client, model_name, alias)
+    if current is None:
+        raise UserError(f"model {model_name!r} has no version with alias {alias!r} to refresh; "
+                        "run `recommender train` first")
+    model = load_conversion_model(f"models:/{model_name}/{current.version}")
+    ds = load_dataset(data)
+    mlflow.set_experiment(experiment)
+    with mlflow.start_run(run_name=f"refresh-v{current.version}") as run:
+        mlflow.set_tags({"kind": "refresh", "refresh_of_version": current.version})
+        mlflow.log_params({"data_dir": str(data), "refresh_of_version": current.version})
+        if current.run_id:  # same booster, same measured quality
+            mlflow.log_metrics(client.get_run(current.run_id).data.metrics)
+        info = log_ranker(model, ds)
+        as_of = info.metadata["snapshot_as_of"] if info.metadata else "?"
+        decision = Decision(alias, f"refresh of version {current.version}: same booster, "
+                            f"snapshot as of {as_of}")
+        version = register_model(info.model_uri, model_name, decision, client,
+                                 tags={"run_id": run.info.run_id,
+                                       "refresh_of_version": current.version})
+    out.print(f"registered {model_name} version {version.version} as [bold]{alias}[/]: "
+              f"{decision.reason}", highlight=False)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
