@@ -113,9 +113,13 @@ def test_missing_optional_columns_give_missing_values_not_errors():
 
 def test_window_median_is_capped_at_the_most_recent_posts():
     values = np.arange(100, dtype=float)  # one group, sorted by time
+    known = np.ones(100, dtype=np.int8)
     start, end = np.array([0]), np.array([100])
-    med = _window_medians(values, start, end, {"all": start})["all"]
+    med = _window_medians(values, known, start, end, {"all": start})["all"]
     recent = values[100 - MEDIAN_MAX_POSTS:]
     assert med[0] == pytest.approx(np.median(recent))
-    short = _window_medians(values, start, np.array([7]), {"all": start})["all"]
+    short = _window_medians(values, known, start, np.array([7]), {"all": start})["all"]
     assert short[0] == pytest.approx(np.median(values[:7]))
+    known[6] = 0  # an unknown rate is left out, not counted as a value
+    short = _window_medians(values, known, start, np.array([7]), {"all": start})["all"]
+    assert short[0] == pytest.approx(np.median(values[:6]))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from recommender.features.timeline import DAY_NS, Timeline, int_cumsum, safe_div, to_ns
+from recommender.features.timeline import DAY_NS, Timeline, range_sums, safe_div, to_ns
 
 logger = logging.getLogger(__name__)
 
@@ -29,53 +29,92 @@ ENGAGEMENT_FEATURES = [
 ]
 
 
+# Rows of PostHistory.values (0 where unknown) and PostHistory.flags (int8). Per-post values
+# are stored as float32 (relative precision 6e-8, far below any engagement signal) to halve
+# the memory of 15 million posts; every sum over them accumulates in float64.
+VALUE_DTYPE = np.float32
+ER, ER2, ER_SPONSORED, VIEWS_ER, INTERACTIONS = range(5)
+ER_OK, ER_OK_SPONSORED, VIEWS_OK, SPONSORED = range(4)
+
+
 @dataclass(frozen=True)
 class PostHistory:
-    """Per-post engagement values in (influencer, time) order, with their running sums."""
+    """Per-post engagement values in (influencer, time) order, one padding column at the end.
+
+    values: ER (likes + comments over followers_at_post, else followers), its square, ER of
+    sponsored posts, views ER, likes + comments. flags: which ERs are known, sponsored posts.
+    """
 
     timeline: Timeline
-    er: np.ndarray  # (likes + comments) / followers_at_post (else followers); NaN if unknown
+    values: np.ndarray  # (5, n + 1) VALUE_DTYPE
+    flags: np.ndarray  # (4, n + 1) int8
     followers_at_post: np.ndarray
-    cs_er: np.ndarray
-    cs_er2: np.ndarray
-    cs_er_sponsored: np.ndarray
-    cs_views_er: np.ndarray
-    n_er: np.ndarray  # exclusive integer running counts
-    n_er_sponsored: np.ndarray
-    n_views_er: np.ndarray
-    n_sponsored: np.ndarray
-    n_interactions: np.ndarray  # exclusive running sum of likes + comments (integers)
+
+    @property
+    def er(self) -> np.ndarray:
+        """Engagement rate per post, NaN where it is unknown."""
+        n = len(self.timeline)
+        return np.where(self.flags[ER_OK, :n] > 0, self.values[ER, :n].astype(np.float64),
+                        np.nan)
 
 
 def post_history(posts: pd.DataFrame, influencers: pd.DataFrame) -> PostHistory:
-    """Sort posts per influencer and precompute the running sums every window reads."""
+    """Sort posts per influencer and compute the per-post values every window sums."""
     inf_index = pd.Index(influencers["influencer_id"])
     codes, uniques = pd.factorize(posts["influencer_id"])
     codes = inf_index.get_indexer(uniques)[codes] if len(codes) else codes.astype(np.int64)
     if len(codes) and (codes < 0).any():
         raise ValueError("posts name an influencer_id that is not in influencers")
     tl = Timeline.build(codes, to_ns(posts["posted_at"]), len(inf_index))
-    followers = influencers["followers"].to_numpy(dtype=np.float64)
-    inter = tl.take(posts["likes"].to_numpy(np.float64) + posts["comments"].to_numpy(np.float64))
+    n = len(tl)
+    values = np.zeros((5, n + 1), dtype=VALUE_DTYPE)
+    flags = np.zeros((4, n + 1), dtype=np.int8)
+    inter = np.add(tl.take(posts["likes"].to_numpy()), tl.take(posts["comments"].to_numpy()),
+                   dtype=np.float64)
+    values[INTERACTIONS, :n] = inter
     fap = tl.take(posts["followers_at_post"].to_numpy(np.float64))
-    base = np.where(fap > 0, fap, followers[tl.codes])
-    er = safe_div(inter, np.where(base > 0, base, np.nan))
+    base = fap.copy()
+    missing = np.nonzero(~(fap > 0))[0]
+    base[missing] = influencers["followers"].to_numpy(np.float64)[tl.codes[missing]]
+    del missing
+    _rate(inter, base, values[ER, :n], flags[ER_OK, :n])
     del base
-    views = tl.take(posts["views"].to_numpy(np.float64))
-    views_er = safe_div(inter, np.where(views > 0, views, np.nan))
-    del views
-    sponsored = tl.take(posts["sponsored"].to_numpy(dtype=bool))
-    er_ok = ~np.isnan(er)
-    sums = tl.group_cumsums({"er": er, "er2": er * er, "er_sponsored": np.where(sponsored, er, 0.0),
-                             "views_er": views_er})
-    return PostHistory(
-        timeline=tl, er=er, followers_at_post=fap,
-        cs_er=sums["er"], cs_er2=sums["er2"], cs_er_sponsored=sums["er_sponsored"],
-        cs_views_er=sums["views_er"],
-        n_er=int_cumsum(er_ok), n_er_sponsored=int_cumsum(er_ok & sponsored),
-        n_views_er=int_cumsum(~np.isnan(views_er)), n_sponsored=int_cumsum(sponsored),
-        n_interactions=int_cumsum(inter),
-    )
+    _rate(inter, tl.take(posts["views"].to_numpy(np.float64)), values[VIEWS_ER, :n],
+          flags[VIEWS_OK, :n])
+    del inter
+    flags[SPONSORED, :n] = tl.take(posts["sponsored"].to_numpy(dtype=bool))
+    np.square(values[ER], out=values[ER2])
+    np.multiply(values[ER], flags[SPONSORED], out=values[ER_SPONSORED])
+    np.multiply(flags[ER_OK], flags[SPONSORED], out=flags[ER_OK_SPONSORED])
+    return PostHistory(tl, values, flags, fap)
+
+
+def _rate(num: np.ndarray, den: np.ndarray, out: np.ndarray, known: np.ndarray) -> None:
+    """out = num / den where den > 0 (out is zero elsewhere), and known = 1 there."""
+    ok = den > 0
+    np.divide(num, den, out=out, where=ok, casting="same_kind")
+    known[:] = ok
+
+class _Windows:
+    """Sums of per-post values over ranges of sorted posts, for queries in (group, as_of)
+    order; each range is summed once for all value rows."""
+
+    def __init__(self, ph: PostHistory):
+        self.ph = ph
+        self.cache: dict[tuple[int, int], tuple] = {}  # keeps lo, hi alive: ids stay unique
+
+    def sums(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(value sums, flag counts) over sorted posts [lo, hi) of each query."""
+        key = (id(lo), id(hi))
+        if key not in self.cache:
+            self.cache[key] = (lo, hi, range_sums(self.ph.values, lo, hi, dtype=np.float64),
+                               range_sums(self.ph.flags, lo, hi, dtype=np.int64))
+        return self.cache[key][2:]
+
+    def mean(self, row: int, count_row: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        total, counts = self.sums(lo, hi)
+        return safe_div(total[row], counts[count_row])
+
 
 def engagement_features(
     ph: PostHistory, inf_codes: np.ndarray, as_of_ns: np.ndarray, followers: np.ndarray
@@ -85,24 +124,32 @@ def engagement_features(
     `followers` is the influencer's static follower count per query: the fallback when no
     post before as_of carries followers_at_post.
     """
-    tl = ph.timeline
-    start, end = tl.before(inf_codes, as_of_ns)
+    order = np.lexsort((as_of_ns, inf_codes))
+    out = _sorted_features(ph, np.asarray(inf_codes)[order], np.asarray(as_of_ns)[order],
+                           np.asarray(followers, dtype=np.float64)[order])
+    restored = {}
+    for name, values in out.items():
+        restored[name] = np.empty_like(values)
+        restored[name][order] = values
+    return restored
+
+
+def _sorted_features(ph: PostHistory, codes: np.ndarray, as_of_ns: np.ndarray,
+                     followers: np.ndarray) -> dict[str, np.ndarray]:
+    tl, w = ph.timeline, _Windows(ph)
+    start, end = tl.before(codes, as_of_ns)
     win = {d: tl.first_not_before(start, end, as_of_ns - d * DAY_NS) for d in WINDOWS_DAYS}
     n_posts = end - start
     has = n_posts > 0
-
-    def mean(cs: np.ndarray, counts: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        return safe_div(Timeline.range_sum(cs, start, lo, hi), counts[hi] - counts[lo])
-
     out: dict[str, np.ndarray] = {"n_posts": n_posts.astype(np.int64)}
     for d in WINDOWS_DAYS:
-        out[f"er_mean_{d}d"] = mean(ph.cs_er, ph.n_er, win[d], end)
-    out["er_mean_all"] = mean(ph.cs_er, ph.n_er, start, end)
-    out.update(_window_medians(ph.er, start, end, {
+        out[f"er_mean_{d}d"] = w.mean(ER, ER_OK, win[d], end)
+    out["er_mean_all"] = w.mean(ER, ER_OK, start, end)
+    out.update(_window_medians(ph.values[ER], ph.flags[ER_OK], start, end, {
         "er_median_90d": win[90], "er_median_365d": win[365], "er_median_all": start}))
-    out["er_trend"] = safe_div(out["er_mean_90d"], mean(ph.cs_er, ph.n_er, win[365], win[90]))
-    out["er_volatility_365d"] = _coefficient_of_variation(ph, start, win[365], end)
-    out["views_er_90d"] = mean(ph.cs_views_er, ph.n_views_er, win[90], end)
+    out["er_trend"] = safe_div(out["er_mean_90d"], w.mean(ER, ER_OK, win[365], win[90]))
+    out["er_volatility_365d"] = _coefficient_of_variation(*w.sums(win[365], end))
+    out["views_er_90d"] = w.mean(VIEWS_ER, VIEWS_OK, win[90], end)
     out["posts_per_week_90d"] = (end - win[90]) / (90 / 7)
     last = np.maximum(end - 1, 0)
     last_time = tl.times[last] if len(tl) else np.zeros(len(end), np.int64)
@@ -113,41 +160,35 @@ def engagement_features(
     fap_then = np.where(win[90] > start,
                         ph.followers_at_post[before_window] if len(tl) else np.nan, np.nan)
     out["follower_growth_90d"] = safe_div(fap_now, np.where(fap_then > 0, fap_then, np.nan)) - 1
-    spons = safe_div(Timeline.range_sum(ph.cs_er_sponsored, start, start, end),
-                     ph.n_er_sponsored[end] - ph.n_er_sponsored[start])
-    organic = safe_div(
-        Timeline.range_sum(ph.cs_er, start, start, end)
-        - Timeline.range_sum(ph.cs_er_sponsored, start, start, end),
-        (ph.n_er[end] - ph.n_er[start]) - (ph.n_er_sponsored[end] - ph.n_er_sponsored[start]))
-    out["sponsored_er_ratio"] = safe_div(spons, organic)
+    total, counts = w.sums(start, end)
+    organic = safe_div(total[ER] - total[ER_SPONSORED], counts[ER_OK] - counts[ER_OK_SPONSORED])
+    out["sponsored_er_ratio"] = safe_div(w.mean(ER_SPONSORED, ER_OK_SPONSORED, start, end),
+                                         organic)
     for d in (90, 365):
-        out[f"sponsored_share_{d}d"] = safe_div(
-            ph.n_sponsored[end] - ph.n_sponsored[win[d]], end - win[d])
-    out["mean_interactions_365d"] = safe_div(
-        ph.n_interactions[end] - ph.n_interactions[win[365]], end - win[365])
+        out[f"sponsored_share_{d}d"] = safe_div(w.sums(win[d], end)[1][SPONSORED], end - win[d])
+    out["mean_interactions_365d"] = safe_div(w.sums(win[365], end)[0][INTERACTIONS],
+                                             end - win[365])
     return out
 
 
-def _coefficient_of_variation(
-    ph: PostHistory, start: np.ndarray, lo: np.ndarray, hi: np.ndarray
-) -> np.ndarray:
-    """Sample standard deviation / mean of the engagement rate over sorted rows [lo, hi)."""
-    n = (ph.n_er[hi] - ph.n_er[lo]).astype(np.float64)
-    s1 = Timeline.range_sum(ph.cs_er, start, lo, hi)
-    s2 = Timeline.range_sum(ph.cs_er2, start, lo, hi)
-    mean = safe_div(s1, n)
-    var = np.maximum(safe_div(s2 - s1 * mean, n - 1), 0.0)
+def _coefficient_of_variation(total: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Sample standard deviation / mean of the engagement rate, from its window sums."""
+    n = counts[ER_OK].astype(np.float64)
+    mean = safe_div(total[ER], n)
+    var = np.maximum(safe_div(total[ER2] - total[ER] * mean, n - 1), 0.0)
     var = np.where(n >= 2, var, np.nan)
     return safe_div(np.sqrt(var), mean)
 
 
 def _window_medians(
-    values: np.ndarray, start: np.ndarray, end: np.ndarray, lows: dict[str, np.ndarray]
+    values: np.ndarray, known: np.ndarray, start: np.ndarray, end: np.ndarray,
+    lows: dict[str, np.ndarray],
 ) -> dict[str, np.ndarray]:
-    """Median of `values` over sorted rows [low, end) per query, capped at MEDIAN_MAX_POSTS.
+    """Median of the known `values` over sorted rows [low, end) per query, capped at the
+    MEDIAN_MAX_POSTS most recent rows.
 
-    The most recent MEDIAN_MAX_POSTS rows before `end` are gathered into a fixed-width
-    matrix (chunked), rows before `low` and NaN values masked to +inf, then sorted per row.
+    Those rows before `end` are gathered into a fixed-width matrix (chunked), rows before
+    `low` or not known masked to +inf, then sorted per row.
     """
     k = MEDIAN_MAX_POSTS
     out = {name: np.full(len(end), np.nan) for name in lows}
@@ -157,9 +198,10 @@ def _window_medians(
     for c0 in range(0, len(end), MEDIAN_CHUNK):
         sl = slice(c0, c0 + MEDIAN_CHUNK)
         idx = end[sl, None] + offsets[None, :]
-        gathered = values[np.maximum(idx, 0)]
+        safe = np.maximum(idx, 0)
+        gathered, ok = values[safe].astype(np.float64), known[safe] > 0
         for name, low in lows.items():
-            valid = (idx >= low[sl, None]) & ~np.isnan(gathered)
+            valid = (idx >= low[sl, None]) & ok
             m = np.sort(np.where(valid, gathered, np.inf), axis=1)
             n = valid.sum(axis=1)
             lo_i = (n - 1) // 2  # finite values sort to the left, masked +inf to the right

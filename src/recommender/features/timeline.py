@@ -16,7 +16,7 @@ def to_ns(values: pd.Series | pd.Index | np.ndarray | list) -> np.ndarray:
     idx = pd.DatetimeIndex(pd.to_datetime(pd.Index(values), utc=True))
     if idx.hasnans:
         raise ValueError("a timestamp is missing (NaT) where a point in time is required")
-    return idx.as_unit("ns").asi8.copy()
+    return idx.as_unit("ns").asi8
 
 
 def from_ns(ns: np.ndarray) -> pd.DatetimeIndex:
@@ -71,32 +71,39 @@ class Timeline:
     exactly `as_of` is never counted as before it.
     """
 
-    order: np.ndarray
     codes: np.ndarray
     times: np.ndarray
     offsets: np.ndarray
+    sort_order: np.ndarray | None = None  # None: the source rows were already in order
 
     @classmethod
     def build(cls, codes: np.ndarray, times: np.ndarray, n_groups: int) -> Timeline:
         """Sort rows by (code, time); codes must lie in [0, n_groups)."""
-        codes = np.asarray(codes, dtype=np.int64)
+        codes = np.asarray(codes, dtype=np.int32 if n_groups < 2**31 - 1 else np.int64)
         times = np.asarray(times, dtype=np.int64)
         if len(codes) and (codes.min() < 0 or codes.max() >= n_groups):
             raise ValueError("group codes must lie in [0, n_groups)")
+        offsets = np.zeros(n_groups + 1, dtype=np.int64)
+        np.cumsum(np.bincount(codes, minlength=n_groups), out=offsets[1:])
         if _is_sorted(codes, times):
-            order = np.arange(len(codes), dtype=np.int64)
-        else:
-            order = np.lexsort((times, codes)).astype(np.int64)
-        counts = np.bincount(codes, minlength=n_groups)
-        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        return cls(order, codes[order], times[order], offsets)
+            return cls(codes, times, offsets)
+        order = np.lexsort((times, codes)).astype(np.int64)
+        return cls(codes[order], times[order], offsets, order)
+
+    @property
+    def order(self) -> np.ndarray:
+        """Source position of each sorted row."""
+        if self.sort_order is None:
+            return np.arange(len(self.codes), dtype=np.int64)
+        return self.sort_order
 
     def __len__(self) -> int:
-        return len(self.order)
+        return len(self.codes)
 
     def take(self, values: np.ndarray) -> np.ndarray:
-        """Source-ordered `values` in timeline order."""
-        return np.asarray(values)[self.order]
+        """Source-ordered `values` in timeline order (the array itself if already in order)."""
+        values = np.asarray(values)
+        return values if self.sort_order is None else values[self.sort_order]
 
     def group_bounds(self, q_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """First and one-past-last sorted row of each query's group (empty for code -1)."""
@@ -133,43 +140,35 @@ class Timeline:
         start, stop = self.group_bounds(q_codes)
         return start, self.first_not_before(start, stop, q_times)
 
-    def group_cumsums(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Inclusive running sums within each group (NaN counted as 0), in timeline order.
 
-        Each group is summed from its own first row, so a group's sums never depend on rows
-        of other groups (features stay bit-identical when unrelated rows are removed). All
-        columns go through one grouped pass.
-        """
-        if not len(self.codes):
-            return {k: np.zeros(0) for k in columns}
-        frame = pd.DataFrame({k: np.nan_to_num(np.asarray(v, dtype=np.float64))
-                              for k, v in columns.items()}, copy=False)
-        sums = frame.groupby(self.codes, sort=False).cumsum()
-        return {k: sums[k].to_numpy() for k in columns}
+def range_sums(block: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+               dtype: type | None = None) -> np.ndarray:
+    """Sum of block[:, lo_i:hi_i] for each range i, as a (rows x ranges) array (0 if empty).
 
-    @staticmethod
-    def range_sum(
-        cumsum: np.ndarray, start: np.ndarray, lo: np.ndarray, hi: np.ndarray
-    ) -> np.ndarray:
-        """Sum over sorted rows [lo, hi) of one group starting at `start`, from a group cumsum."""
-        return _prefix(cumsum, start, hi) - _prefix(cumsum, start, lo)
-
-
-def _prefix(cumsum: np.ndarray, start: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Sum of the group's rows before sorted row `idx` (0 at the group's first row)."""
-    if not len(cumsum):
-        return np.zeros(len(idx))
-    inside = idx > start
-    return np.where(inside, cumsum[np.maximum(idx - 1, 0)], 0.0)
+    `block` has one padding column at the end (so that hi may equal the number of rows of
+    data). Each sum reads only its own range, so it never depends on other rows (features
+    stay bit-identical when unrelated rows are removed). Pass ranges sorted by (group, as_of):
+    then lo and hi only move forward and the whole call costs one pass over the block plus
+    the ranges' lengths.
+    """
+    if not len(lo):
+        return np.zeros((block.shape[0], 0), dtype=dtype or block.dtype)
+    idx = np.empty(2 * len(lo), dtype=np.int64)
+    idx[0::2], idx[1::2] = lo, hi
+    sums = np.add.reduceat(block, idx, axis=1, dtype=dtype)[:, 0::2]
+    sums[:, np.asarray(hi) <= np.asarray(lo)] = 0
+    return sums
 
 
 def int_cumsum(values: np.ndarray) -> np.ndarray:
     """Exclusive running count over the whole timeline: c[i] = sum(values[:i]); exact integers."""
-    return np.concatenate([[0], np.cumsum(np.asarray(values, dtype=np.int64))])
+    out = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(values, dtype=np.int64, out=out[1:])
+    return out
 
 
 def _is_sorted(codes: np.ndarray, times: np.ndarray) -> bool:
     if len(codes) < 2:
         return True
-    dc = np.diff(codes)
-    return bool(np.all(dc >= 0) and np.all((dc > 0) | (np.diff(times) >= 0)))
+    up = codes[1:] > codes[:-1]
+    return bool(np.all(up | (codes[1:] == codes[:-1])) and np.all(up | (times[1:] >= times[:-1])))
