@@ -9,6 +9,7 @@ from conftest import TINY_AS_OF, tiny_frames
 
 from recommender.features import build_features
 from recommender.features.niche import CELL_PRIOR_COLLABORATIONS
+from recommender.features.timeline import same_value
 from recommender.validate import validate_frames
 
 
@@ -51,3 +52,18 @@ def test_niche_category_rate_before_any_collaboration_is_missing(tiny_ds):
     f = build_features(tiny_ds, pd.DataFrame({"brand_id": ["b1"], "influencer_id": ["i1"],
                                               "as_of": [early]}))
     assert np.isnan(f.loc[0, "niche_category_rate"])
+
+
+def test_country_match_is_missing_when_either_country_is_unknown(tiny_ds, tiny_pairs):
+    f = build_features(tiny_ds, tiny_pairs)
+    assert _pair(f, "b1", "i1")["country_match"] == 1.0  # US / US
+    assert _pair(f, "b1", "i2")["country_match"] == 0.0  # FR / US
+    assert np.isnan(_pair(f, "b1", "i3")["country_match"])  # i3 has no country
+    assert np.isnan(_pair(f, "b2", "i1")["country_match"])  # b2 has no market
+
+
+def test_same_value_codes_values_unseen_on_the_other_side():
+    a = pd.Series(["x", "y", None, "z"], dtype="str")
+    b = pd.Series(["y", None], dtype="str")
+    got = same_value(a, np.array([0, 1, 2, 3, 1]), b, np.array([0, 0, 0, 0, 1]))
+    np.testing.assert_array_equal(got, [0.0, 1.0, np.nan, 0.0, np.nan])

@@ -220,21 +220,23 @@ def _target_columns(target_shares: dict[str, dict[str, float]]) -> dict[str, flo
 
 def _align(side: pd.DataFrame, id_col: str, pairs: pd.DataFrame, as_of: np.ndarray) -> np.ndarray:
     """Row of `side` matching each pair's (id, as_of); ValueError if one is missing."""
-    side_ids, pair_ids = side[id_col].to_numpy(), pairs[id_col].to_numpy()
+    side_ids = side[id_col].reset_index(drop=True)
+    pair_ids = pairs[id_col].reset_index(drop=True)
     side_t = to_ns(side["as_of"])
     if len(side) == 1:
         rows = np.zeros(len(pairs), np.int64)
-        ok = (pair_ids == side_ids[0]) & (as_of == side_t[0])
-    elif len(side) == len(pairs) and np.array_equal(side_t, as_of) and (
-            np.array_equal(side_ids, pair_ids)):
+        ok = (pair_ids == side_ids.iloc[0]).to_numpy(dtype=bool, na_value=False) & (
+            as_of == side_t[0])
+    elif len(side) == len(pairs) and np.array_equal(side_t, as_of) and bool(
+            (side_ids == pair_ids).all()):
         return np.arange(len(pairs), dtype=np.int64)
     else:
-        index = pd.MultiIndex.from_arrays([side_ids, side_t])
-        rows = index.get_indexer(pd.MultiIndex.from_arrays([pair_ids, as_of]))
+        index = pd.MultiIndex.from_arrays([side_ids.to_numpy(), side_t])
+        rows = index.get_indexer(pd.MultiIndex.from_arrays([pair_ids.to_numpy(), as_of]))
         ok = rows >= 0
     if not np.all(ok):
         raise ValueError(f"{int((~ok).sum())} pairs have no {id_col} row with their as_of "
-                         f"in the side frame (first: {pair_ids[~ok][0]})")
+                         f"in the side frame (first: {pair_ids[~ok].iloc[0]})")
     return rows
 
 
@@ -263,8 +265,11 @@ def _gather(frame: pd.DataFrame, col: str, rows: np.ndarray) -> object:
 def _pair_frame(inf_side: pd.DataFrame, inf_rows: np.ndarray, brand_side: pd.DataFrame,
                 brand_rows: np.ndarray, ctx: PairContext, pairs: pd.DataFrame,
                 as_of: np.ndarray) -> pd.DataFrame:
-    inf_codes = ctx.collabs.influencer_index.get_indexer(inf_side["influencer_id"])[inf_rows]
     brand_codes = ctx.collabs.brand_index.get_indexer(brand_side["brand_id"])[brand_rows]
+    if (brand_codes >= 0).any():  # a brand described inline has no pair history to look up
+        inf_codes = ctx.collabs.influencer_index.get_indexer(inf_side["influencer_id"])[inf_rows]
+    else:
+        inf_codes = np.full(len(inf_rows), -1, dtype=np.int64)
     prior = global_rate(ctx.collabs, as_of)
     pair = {"country_match": same_value(inf_side["influencer_country"], inf_rows,
                                         brand_side["brand_country"], brand_rows)}

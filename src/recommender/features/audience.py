@@ -75,6 +75,15 @@ def _described(columns: dict[str, np.ndarray], n: int) -> np.ndarray:
     return ~np.isnan(next(iter(columns.values())))
 
 
+def _take(values: np.ndarray, rows: np.ndarray) -> np.ndarray | float:
+    """values[rows], without the copy when rows is the identity or a single repeated row."""
+    if len(values) == 1:
+        return float(values[0])
+    if len(rows) == len(values) and np.array_equal(rows, np.arange(len(rows))):
+        return values
+    return values[rows]
+
+
 def audience_pair_features(
     influencer_side: pd.DataFrame, inf_rows: np.ndarray,
     brand_side: pd.DataFrame, brand_rows: np.ndarray, average: pd.Series,
@@ -84,6 +93,7 @@ def audience_pair_features(
     and lift = sum_s t_s a_s / sum_s t_s avg_s against the catalogue average audience.
 
     Loops over target segments (never over pairs): each step is a gather over the pairs.
+    Unknown dimensions are NaN on whole rows, so they come out NaN without extra masking.
     """
     out: dict[str, np.ndarray] = {}
     n = len(inf_rows)
@@ -94,14 +104,13 @@ def audience_pair_features(
                  & _described(tgt, len(brand_side))[brand_rows])
         match, dot, base = np.zeros(n), np.zeros(n), np.zeros(n)
         for seg, t_side in tgt.items():
-            t_side = np.nan_to_num(t_side)
-            if not t_side.any():
+            if not np.any(t_side > 0):
                 continue
-            t = t_side[brand_rows]
+            t = _take(t_side, brand_rows)
             avg = average.get(f"{AUDIENCE_PREFIX}{dim}:{seg}", 0.0)
             base += t * (0.0 if pd.isna(avg) else float(avg))
             if seg in aud:
-                a = np.nan_to_num(aud[seg])[inf_rows]
+                a = _take(aud[seg], inf_rows)
                 match += np.minimum(a, t)
                 dot += a * t
         out[f"audience_match_{dim}"] = np.where(known, match, np.nan)

@@ -9,6 +9,7 @@ import pandas as pd
 
 from recommender.features.timeline import (
     Timeline,
+    encode,
     int_cumsum,
     same_value,
     shrunk_rate,
@@ -34,8 +35,7 @@ class NicheCategoryRates:
 
     def cell(self, niche: pd.Series | np.ndarray, category: pd.Series | np.ndarray) -> np.ndarray:
         """Cell code of each (niche, category); -1 when either was never seen."""
-        n = self.niches.get_indexer(pd.Index(niche))
-        c = self.categories.get_indexer(pd.Index(category))
+        n, c = encode(niche, self.niches), encode(category, self.categories)
         return np.where((n >= 0) & (c >= 0), n * len(self.categories) + c, -1)
 
 
@@ -72,11 +72,21 @@ def niche_features(
     if not rates.known:
         out["niche_category_rate"] = np.full(len(inf_rows), np.nan)
         return out
-    n_cell = rates.niches.get_indexer(pd.Index(niche))[inf_rows]
-    c_cell = rates.categories.get_indexer(pd.Index(category))[brand_rows]
+    n_cell = encode(niche, rates.niches)[inf_rows]
+    c_cell = encode(category, rates.categories)[brand_rows]
     cell = np.where((n_cell >= 0) & (c_cell >= 0), n_cell * len(rates.categories) + c_cell, -1)
-    start, end = rates.timeline.before(cell, as_of_ns)
-    out["niche_category_rate"] = shrunk_rate(
-        rates.converted[end] - rates.converted[start], end - start, prior,
-        CELL_PRIOR_COLLABORATIONS)
+    as_of_ns, prior = np.asarray(as_of_ns), np.asarray(prior)
+    if len(cell) > 1 and as_of_ns.min() == as_of_ns.max():  # one instant: once per cell
+        cells, inverse = np.unique(cell, return_inverse=True)
+        rate = _cell_rate(rates, cells, as_of_ns[:len(cells)], prior[:len(cells)])
+        out["niche_category_rate"] = rate[inverse]
+    else:
+        out["niche_category_rate"] = _cell_rate(rates, cell, as_of_ns, prior)
     return out
+
+
+def _cell_rate(rates: NicheCategoryRates, cell: np.ndarray, as_of_ns: np.ndarray,
+               prior: np.ndarray) -> np.ndarray:
+    start, end = rates.timeline.before(cell, as_of_ns)
+    return shrunk_rate(rates.converted[end] - rates.converted[start], end - start, prior,
+                       CELL_PRIOR_COLLABORATIONS)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 DAY_NS = 86_400 * 10**9
+SMALL_VOCABULARY = 64  # up to this many values, encode() compares instead of hashing
 
 
 def to_ns(values: pd.Series | pd.Index | np.ndarray | list) -> np.ndarray:
@@ -24,18 +25,34 @@ def from_ns(ns: np.ndarray) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(np.asarray(ns, dtype=np.int64).view("M8[ns]"), tz="UTC")
 
 
-def same_value(a: np.ndarray, a_rows: np.ndarray, b: np.ndarray, b_rows: np.ndarray
-               ) -> np.ndarray:
+def encode(values: pd.Series | np.ndarray, vocab: pd.Index) -> np.ndarray:
+    """Position of each value in `vocab`; -1 where absent or missing.
+
+    A small vocabulary is matched with one vectorised comparison per entry (cheap on Arrow
+    strings) instead of hashing every value.
+    """
+    if len(vocab) > SMALL_VOCABULARY:
+        return vocab.get_indexer(pd.Index(values)).astype(np.int64)
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    codes = np.full(len(series), -1, dtype=np.int64)
+    for i, v in enumerate(vocab):
+        codes[(series == v).to_numpy(dtype=bool, na_value=False)] = i
+    return codes
+
+
+def same_value(a: pd.Series | np.ndarray, a_rows: np.ndarray, b: pd.Series | np.ndarray,
+               b_rows: np.ndarray) -> np.ndarray:
     """1.0 where a[a_rows] equals b[b_rows], 0.0 where not, NaN where either is missing.
 
-    Values are coded once per side row, so the per-pair work is integer gathers.
+    Values are coded once per side row (against the values of side b, usually few), so the
+    per-pair work is integer gathers.
     """
-    a, b = pd.Index(a), pd.Index(b)
-    vocab = pd.Index(pd.unique(np.concatenate([a.dropna().to_numpy(object),
-                                               b.dropna().to_numpy(object)])))
-    ca = vocab.get_indexer(a)[a_rows]
-    cb = vocab.get_indexer(b)[b_rows]
-    return np.where((ca >= 0) & (cb >= 0), (ca == cb).astype(np.float64), np.nan)
+    a = a if isinstance(a, pd.Series) else pd.Series(a, dtype=object)
+    b = b if isinstance(b, pd.Series) else pd.Series(b, dtype=object)
+    vocab = pd.Index(pd.unique(b.dropna().to_numpy(dtype=object)))
+    ca, cb = encode(a, vocab)[a_rows], encode(b, vocab)[b_rows]
+    missing = a.isna().to_numpy()[a_rows] | b.isna().to_numpy()[b_rows]
+    return np.where(missing, np.nan, ((ca == cb) & (cb >= 0)).astype(np.float64))
 
 
 def safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
