@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -145,6 +147,45 @@ def ranker_parts(feature_world_dir: Path, tmp_path_factory: pytest.TempPathFacto
         ts.loc[valid, FEATURE_COLUMNS], ts.loc[valid, LABEL])
     snapshot = build_snapshot(ds, model, out_dir=tmp_path_factory.mktemp("ranker_snapshot"))
     return {"ds": ds, "model": model, "snapshot_dir": snapshot, "data_dir": feature_world_dir}
+
+
+@contextlib.contextmanager
+def mlflow_store(uri: str) -> Iterator[None]:
+    """Point MLflow's tracking and registry at `uri`; restore the earlier setting after."""
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    before = tracking_utils._tracking_uri, registry_utils._registry_uri
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        tracking_utils._tracking_uri, registry_utils._registry_uri = before
+
+
+@pytest.fixture(scope="session")
+def registered_ranker(ranker_parts: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The tiny ranker logged in a run and registered as influencer-ranker@champion in a
+    temporary SQLite MLflow store (use it inside `mlflow_store(result["tracking_uri"])`)."""
+    import mlflow
+
+    from recommender.config import CHAMPION_ALIAS, DEFAULT_MODEL_URI, REGISTERED_MODEL_NAME
+    from recommender.pyfunc import log_ranker
+    from recommender.registry import Decision, register_model
+
+    store = tmp_path_factory.mktemp("ranker_store")
+    uri = f"sqlite:///{store}/mlflow.db"
+    with mlflow_store(uri):
+        experiment = mlflow.create_experiment("ranker",
+                                              artifact_location=(store / "art").as_uri())
+        with mlflow.start_run(experiment_id=experiment) as run:
+            info = log_ranker(ranker_parts["model"], ranker_parts["ds"])
+        version = register_model(info.model_uri, REGISTERED_MODEL_NAME,
+                                 Decision(CHAMPION_ALIAS, "test"), mlflow.MlflowClient(uri, uri))
+    return {"tracking_uri": uri, "model_uri": DEFAULT_MODEL_URI, "version": version.version,
+            "run_id": run.info.run_id, "experiment_id": experiment, "store": store}
 
 
 # ----------------------------------------------------------------------------- training

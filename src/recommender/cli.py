@@ -343,14 +343,15 @@ def _print_recommendations(result, fmt: str) -> None:
         out.print("no influencer matches the brief's filters")
         return
     first = result.iloc[0]
+    from rich import box
+
     table = Table(title=f"Influencers for {first['brand_id'] or 'the brand described'}",
                   caption=f"as of {first['as_of']} (snapshot {first['snapshot_as_of']})",
-                  show_lines=True)
-    for name, justify in (("#", "right"), ("influencer", "left"), ("platform", "left"),
-                          ("niche", "left"), ("followers", "right"), ("ER 90d", "right"),
-                          ("audience match", "right"), ("price", "right"),
-                          ("P(convert)", "right"), ("why", "left")):
-        table.add_column(name, justify=justify)
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for name in ("#", "influencer", "platform", "niche", "followers", "ER 90d", "match",
+                 "price", "P(conv)"):
+        table.add_column(name, justify="left" if name in ("influencer", "platform", "niche")
+                         else "right", no_wrap=True)
 
     def pct(v: float) -> str:
         return "" if v != v else f"{v:.1%}"
@@ -359,8 +360,11 @@ def _print_recommendations(result, fmt: str) -> None:
         table.add_row(str(r.rank), r.influencer_id, r.platform, r.niche, f"{r.followers:,}",
                       pct(r.engagement_rate_90d), pct(r.audience_match),
                       "" if r.price_per_post != r.price_per_post else f"${r.price_per_post:,.0f}",
-                      f"{r.score:.1%}", "\n".join(r.reasons))
+                      f"{r.score:.1%}")
     out.print(table)
+    out.print("[bold]why[/]")
+    for r in result.itertuples(index=False):
+        out.print(f"  {r.rank}. {r.influencer_id}: " + "; ".join(r.reasons), highlight=False)
     if "budget" in result:
         out.print(f"budget ${first['budget']:,.0f}: {len(result)} influencers for "
                   f"${first['total_price']:,.0f}, {first['expected_conversions']:.2f} expected "

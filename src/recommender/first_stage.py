@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.contract import DIMENSIONS
+from recommender.errors import UserError
 from recommender.features import PairContext
 from recommender.features.audience import AUDIENCE_PREFIX, TARGET_PREFIX
 from recommender.features.history import global_rate
@@ -46,8 +47,9 @@ class FirstStage:
     def __init__(self, surrogate: Mapping[str, Any], influencer_side: pd.DataFrame,
                  context: PairContext) -> None:
         if surrogate.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"first stage format_version {surrogate.get('format_version')!r}, "
-                             f"this code reads {FORMAT_VERSION}")
+            raise UserError(f"the model's first stage has format_version "
+                            f"{surrogate.get('format_version')!r}, this code reads "
+                            f"{FORMAT_VERSION}: log it again with `recommender refresh`")
         self.pair_specs = [s for s in surrogate["features"] if s["side"] == "pair"]
         self._grids = {s["name"]: _grid(s) for s in self.pair_specs if s["kind"] == "numeric"}
         base = np.zeros((2, len(influencer_side)))  # [niche differs, niche is the category]
