@@ -1,0 +1,377 @@
+"""Batch scoring: a pairs file (or every brand x the catalogue) in, calibrated scores out.
+
+The input is read and validated chunk by chunk, every chunk is scored with the features of
+training and the ranker (`build_features`) and the registered model, and the output is
+streamed into a temporary Parquet file beside the target that is renamed onto it only when
+every chunk succeeded: memory stays bounded by the chunk size, and a failed or killed job
+leaves an earlier file at that path as it was. Chunks are scored here or, with
+engine="dask", on a Dask cluster (`recommender.distributed`); the output is the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from recommender import config
+from recommender.errors import UserError
+from recommender.features import build_features, pair_context
+from recommender.features.assemble import with_post_history
+from recommender.inference import TreePredictor
+from recommender.io import atomic_path, write_csv_atomic
+from recommender.model import SMALL_BATCH, ConversionModel, apply_calibration
+from recommender.pairs import iter_pair_chunks
+from recommender.validate import Dataset, OnInvalid, load_dataset, rejects_path_for
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CHUNK_SIZE = 200_000
+ENGINES = ("local", "dask")
+KEY_FIELDS = [pa.field("brand_id", pa.string()), pa.field("influencer_id", pa.string()),
+              pa.field("as_of", pa.timestamp("ns", tz="UTC"))]
+MODEL_FIELDS = [pa.field("model_name", pa.string()), pa.field("model_version", pa.string())]
+SCORES_SCHEMA = pa.schema([*KEY_FIELDS, pa.field("score", pa.float64()), *MODEL_FIELDS])
+TOP_K_SCHEMA = pa.schema([pa.field("brand_id", pa.string()), pa.field("rank", pa.int32()),
+                          pa.field("influencer_id", pa.string()), pa.field("score", pa.float64()),
+                          pa.field("as_of", pa.timestamp("ns", tz="UTC")), *MODEL_FIELDS])
+
+
+# --- the model: URI -> ConversionModel, name and version ------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Which model scored: registered name and version (or the run / folder it came from)."""
+
+    name: str
+    version: str
+    uri: str
+
+
+def resolve_model(model_uri: str) -> tuple[ConversionModel, ModelRef]:
+    """Load the conversion model behind `model_uri` and name it.
+
+    models:/NAME@ALIAS and models:/NAME/VERSION are resolved to a version number with the
+    registry first (so an alias that moves meanwhile cannot mix two versions); runs:/ URIs
+    and MLflow model folders load their conversion_model artifact; a folder holding
+    booster.txt + model.json (ConversionModel.save) loads directly.
+    """
+    from recommender.model import BOOSTER_FILE
+
+    path = Path(model_uri)
+    if path.is_dir() and (path / BOOSTER_FILE).is_file():
+        return ConversionModel.load(path), ModelRef(path.resolve().name, "local", model_uri)
+    from recommender.pyfunc import load_conversion_model
+
+    if model_uri.startswith("models:/"):
+        name, version = _registry_version(model_uri)
+        model = load_conversion_model(f"models:/{name}/{version}")
+        return model, ModelRef(name, version, model_uri)
+    if model_uri.startswith("runs:/"):
+        run_id, _, artifact = model_uri[len("runs:/"):].strip("/").partition("/")
+        return load_conversion_model(model_uri), ModelRef(artifact or "model", run_id, model_uri)
+    return load_conversion_model(model_uri), ModelRef(path.name, "local", model_uri)
+
+
+def _registry_version(model_uri: str) -> tuple[str, str]:
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    rest = model_uri[len("models:/"):].strip("/")
+    client = MlflowClient()
+    try:
+        if "@" in rest:
+            name, alias = rest.split("@", 1)
+            return name, str(client.get_model_version_by_alias(name, alias).version)
+        name, _, version = rest.partition("/")
+        if version in ("", "latest"):
+            versions = client.search_model_versions(f"name = '{name}'")
+            if not versions:
+                raise UserError(f"model {model_uri}: no registered version")
+            return name, str(max(int(v.version) for v in versions))
+        return name, str(client.get_model_version(name, version).version)
+    except MlflowException as exc:
+        raise UserError(f"model {model_uri}: not found in the registry ({exc.message})") from None
+
+
+# --- scoring one chunk (here or on a Dask worker) -------------------------------------------
+
+
+@dataclass
+class Scorer:
+    """What scoring a chunk needs: the data, its indexed context (with the sorted post
+    history, built once), the model and its name. Picklable: Dask ships it to each worker."""
+
+    ds: Dataset
+    model: ConversionModel
+    ref: ModelRef
+    backend: str = "auto"
+    context: Any = field(default=None, repr=False)
+    predictor: TreePredictor = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.context is None:
+            self.context = with_post_history(pair_context(self.ds), self.ds)
+        if self.predictor is None:
+            self.predictor = TreePredictor(self.model.booster_, self.backend)
+
+    def predict(self, pairs: pd.DataFrame, num_threads: int | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """(calibrated probability, raw LightGBM probability) of each pair, in order."""
+        X = build_features(self.ds, pairs, self.context)
+        threads = num_threads or (1 if len(pairs) < SMALL_BATCH else None)
+        raw = self.predictor.predict(self.model.feature_matrix(X), threads)
+        return apply_calibration(self.model.calibration_, raw), raw
+
+    def model_columns(self, n: int) -> list[pa.Array]:
+        return [pa.repeat(pa.scalar(self.ref.name, pa.string()), n),
+                pa.repeat(pa.scalar(self.ref.version, pa.string()), n)]
+
+
+def _keys(pairs: pd.DataFrame) -> list[pa.Array]:
+    return [pa.array(pairs["brand_id"], pa.string()),
+            pa.array(pairs["influencer_id"], pa.string()),
+            pa.array(pd.to_datetime(pairs["as_of"], utc=True).astype("datetime64[ns, UTC]"),
+                     pa.timestamp("ns", tz="UTC"))]
+
+
+def score_chunk(scorer: Scorer, pairs: pd.DataFrame, num_threads: int | None = None
+                ) -> tuple[pa.Table, str]:
+    """One chunk of valid pairs -> (rows of SCORES_SCHEMA, the inference backend used)."""
+    p, _ = scorer.predict(pairs, num_threads)
+    columns = [*_keys(pairs), pa.array(p, pa.float64()), *scorer.model_columns(len(pairs))]
+    return pa.Table.from_arrays(columns, schema=SCORES_SCHEMA), scorer.predictor.backend
+
+
+@dataclass(frozen=True)
+class BrandBlock:
+    """A chunk of the nightly job: these brands against every candidate, as of one instant."""
+
+    brand_ids: np.ndarray
+    candidates: np.ndarray  # influencer ids, in catalogue order
+    as_of: pd.Timestamp
+    top_k: int
+
+
+def top_k_chunk(scorer: Scorer, block: BrandBlock, num_threads: int | None = None
+                ) -> tuple[pa.Table, str]:
+    """Each brand's best `top_k` candidates (rows of TOP_K_SCHEMA, brand by brand).
+
+    Ties are broken like the ranker: higher calibrated score, then higher raw score, then
+    catalogue order."""
+    n, k = len(block.candidates), min(block.top_k, len(block.candidates))
+    pairs = pd.DataFrame({"brand_id": np.repeat(block.brand_ids, n),
+                          "influencer_id": np.tile(block.candidates, len(block.brand_ids)),
+                          "as_of": block.as_of})
+    p, raw = scorer.predict(pairs, num_threads)
+    order = np.arange(n)
+    chosen = np.concatenate([
+        b * n + np.lexsort((order, -raw[b * n:(b + 1) * n], -p[b * n:(b + 1) * n]))[:k]
+        for b in range(len(block.brand_ids))]) if k else np.zeros(0, np.int64)
+    rows = pairs.iloc[chosen]
+    columns = [pa.array(rows["brand_id"], pa.string()),
+               pa.array(np.tile(np.arange(1, k + 1, dtype=np.int32), len(block.brand_ids))),
+               pa.array(rows["influencer_id"], pa.string()), pa.array(p[chosen], pa.float64()),
+               _keys(rows)[2], *scorer.model_columns(len(rows))]
+    return pa.Table.from_arrays(columns, schema=TOP_K_SCHEMA), scorer.predictor.backend
+
+
+# --- running chunks and writing them ----------------------------------------------------------
+
+
+@dataclass
+class ScoreSummary:
+    """What one scoring job did."""
+
+    out: Path
+    rows: int
+    rejected: int
+    rejects_path: Path | None
+    model: ModelRef
+    backend: str
+    engine: str
+    seconds: float  # wall time of the whole job
+    setup_seconds: float  # of which loading the data and the model, indexing the data
+
+
+def _run_chunks(fn: Callable, scorer: Scorer, chunks: Iterable, engine: str,
+                scheduler: str | None, workers: int | None) -> Iterator[tuple[pa.Table, str]]:
+    """fn(scorer, chunk) for every chunk, in input order, here or on Dask."""
+    if engine == "local":
+        return (fn(scorer, chunk) for chunk in chunks)
+    from recommender.distributed import dask_map
+
+    return dask_map(fn, scorer, chunks, scheduler=scheduler, workers=workers)
+
+
+def _check_engine(engine: str, scheduler: str | None, workers: int | None) -> None:
+    if engine not in ENGINES:
+        raise UserError(f"--engine must be one of {', '.join(ENGINES)}, not '{engine}'")
+    if engine == "local" and (scheduler or workers):
+        raise UserError("--scheduler and --workers need --engine dask")
+    if scheduler and workers:
+        raise UserError("give --scheduler (an existing cluster) or --workers (a local one), "
+                        "not both")
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt meanwhile, so that a job stopped by `kill` (or a
+    scheduler's timeout) unwinds and removes its temporary file like one stopped by Ctrl+C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _write(out: Path, schema: pa.Schema, tables: Iterable[tuple[pa.Table, str]],
+           progress: Callable[[int], None], before_rename: Callable[[], None]) -> tuple[int, str]:
+    """Stream tables into a temporary Parquet file, renamed onto `out` at the end."""
+    import pyarrow.parquet as pq
+
+    rows, backends = 0, set()
+    with atomic_path(Path(out)) as tmp:
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for table, backend in tables:
+                writer.write_table(table)
+                rows += table.num_rows
+                backends.add(backend)
+                progress(table.num_rows)
+        before_rename()
+    return rows, "+".join(sorted(backends)) or "none"
+
+
+@contextlib.contextmanager
+def _progress(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    from recommender.progress import progress_enabled
+
+    if not progress_enabled():
+        yield lambda n: None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _write_rejects(out: Path, parts: list[pd.DataFrame]) -> Path | None:
+    rejects = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if not len(rejects):
+        return None
+    path = rejects_path_for(Path(out))
+    write_csv_atomic(rejects, path)
+    logger.warning("%d rejected rows written to %s", len(rejects), path)
+    return path
+
+
+def score_pairs(
+    pairs_path: Path,
+    out_path: Path,
+    model_uri: str = config.DEFAULT_MODEL_URI,
+    data_dir: Path = config.RAW_DIR,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    on_invalid: OnInvalid = "fail",
+    engine: str = "local",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    backend: str = "auto",
+) -> ScoreSummary:
+    """Score every pair of `pairs_path` (CSV or Parquet: brand_id, influencer_id[, as_of]) and
+    write brand_id, influencer_id, as_of, score, model_name, model_version to `out_path`.
+
+    Invalid pairs stop the job before anything is written (the error counts them over the
+    whole file); with on_invalid="quarantine" they go to a rejects file beside the output.
+    """
+    _check_engine(engine, scheduler, workers)
+    start = time.perf_counter()
+    ds = load_dataset(Path(data_dir), on_invalid=on_invalid)
+    model, ref = resolve_model(model_uri)
+    scorer = Scorer(ds, model, ref, backend)
+    setup = time.perf_counter() - start
+    rejects = [ds.rejects]
+    chunks, total = iter_pair_chunks(Path(pairs_path), ds, chunk_size, on_invalid)
+
+    def valid_pairs() -> Iterator[pd.DataFrame]:
+        for pairs, bad in chunks:
+            if len(bad):
+                rejects.append(bad)
+            yield pairs
+
+    holder: dict[str, Path | None] = {}
+    with terminate_as_interrupt(), _progress("scoring pairs", total) as advance:
+        tables = _run_chunks(score_chunk, scorer, valid_pairs(), engine, scheduler, workers)
+        rows, used = _write(Path(out_path), SCORES_SCHEMA, tables, advance,
+                            lambda: holder.update(path=_write_rejects(out_path, rejects)))
+    n_rejected = sum(len(r) for r in rejects)
+    return ScoreSummary(Path(out_path), rows, n_rejected, holder.get("path"), ref, used, engine,
+                        time.perf_counter() - start, setup)
+
+
+def catalogue(ds: Dataset, min_followers: int = config.MICRO_MIN_FOLLOWERS,
+              max_followers: int = config.MICRO_MAX_FOLLOWERS) -> np.ndarray:
+    """Influencer ids the nightly job ranks: the ranker's default filter (micro-influencers)."""
+    f = ds.influencers["followers"]
+    return ds.influencers["influencer_id"].to_numpy()[(f >= min_followers) & (f <= max_followers)]
+
+
+def brand_blocks(brand_ids: np.ndarray, candidates: np.ndarray, as_of: pd.Timestamp,
+                 top_k: int, chunk_size: int) -> Iterator[BrandBlock]:
+    """Whole brands per block, about `chunk_size` pairs each (at least one brand)."""
+    per_block = max(1, chunk_size // max(1, len(candidates)))
+    for i in range(0, len(brand_ids), per_block):
+        yield BrandBlock(brand_ids[i:i + per_block], candidates, as_of, top_k)
+
+
+def score_all_brands(
+    out_path: Path,
+    top_k: int = config.DEFAULT_TOP_N,
+    model_uri: str = config.DEFAULT_MODEL_URI,
+    data_dir: Path = config.RAW_DIR,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    as_of: pd.Timestamp | str | None = None,
+    engine: str = "local",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    backend: str = "auto",
+) -> ScoreSummary:
+    """The nightly job: for every brand, its `top_k` influencers of the filtered catalogue
+    (brand_id, rank, influencer_id, score, as_of, model_name, model_version)."""
+    _check_engine(engine, scheduler, workers)
+    if top_k < 1:
+        raise UserError(f"--top-k must be at least 1, not {top_k}")
+    start = time.perf_counter()
+    ds = load_dataset(Path(data_dir))
+    model, ref = resolve_model(model_uri)
+    scorer = Scorer(ds, model, ref, backend)
+    setup = time.perf_counter() - start
+    when = ds.latest_timestamp if as_of is None else pd.Timestamp(as_of)
+    when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
+    candidates = catalogue(ds)
+    brands = ds.brands["brand_id"].to_numpy()
+    blocks = brand_blocks(brands, candidates, when, top_k, chunk_size)
+    with terminate_as_interrupt(), _progress("ranking brands", len(brands) * min(
+            top_k, len(candidates))) as advance:
+        tables = _run_chunks(top_k_chunk, scorer, blocks, engine, scheduler, workers)
+        rows, used = _write(Path(out_path), TOP_K_SCHEMA, tables, advance, lambda: None)
+    return ScoreSummary(Path(out_path), rows, 0, None, ref, used, engine,
+                        time.perf_counter() - start, setup)
