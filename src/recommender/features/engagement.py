@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from recommender.features.timeline import DAY_NS, Timeline, range_sums, safe_div, to_ns
+from recommender.features.timeline import DAY_NS, Timeline, safe_div, segment_sums, to_ns
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +61,7 @@ class PostHistory:
 def post_history(posts: pd.DataFrame, influencers: pd.DataFrame) -> PostHistory:
     """Sort posts per influencer and compute the per-post values every window sums."""
     inf_index = pd.Index(influencers["influencer_id"])
-    codes, uniques = pd.factorize(posts["influencer_id"])
-    codes = inf_index.get_indexer(uniques)[codes] if len(codes) else codes.astype(np.int64)
+    codes = _influencer_codes(posts["influencer_id"], inf_index)
     if len(codes) and (codes < 0).any():
         raise ValueError("posts name an influencer_id that is not in influencers")
     tl = Timeline.build(codes, to_ns(posts["posted_at"]), len(inf_index))
@@ -89,6 +88,23 @@ def post_history(posts: pd.DataFrame, influencers: pd.DataFrame) -> PostHistory:
     return PostHistory(tl, values, flags, fap)
 
 
+def _influencer_codes(ids: pd.Series, index: pd.Index) -> np.ndarray:
+    """Position of each post's influencer in `index`. Posts usually come grouped by
+    influencer: then each run of equal ids is looked up once instead of hashing every post."""
+    if len(ids) > 1 and isinstance(ids.array, pd.arrays.ArrowStringArray):
+        import pyarrow.compute as pc
+
+        values = ids.array._pa_array.combine_chunks()
+        changed = pc.not_equal(values[1:], values[:-1]).to_numpy(zero_copy_only=False)
+        starts = np.concatenate([[0], np.flatnonzero(changed) + 1])
+        if 4 * len(starts) < len(ids):
+            run_ids = pd.Index(values.take(starts).to_pandas())
+            lengths = np.diff(np.append(starts, len(ids)))
+            return np.repeat(index.get_indexer(run_ids), lengths).astype(np.int64)
+    codes, uniques = pd.factorize(ids)
+    return index.get_indexer(uniques)[codes] if len(codes) else codes.astype(np.int64)
+
+
 def _rate(num: np.ndarray, den: np.ndarray, out: np.ndarray, known: np.ndarray) -> None:
     """out = num / den where den > 0 (out is zero elsewhere), and known = 1 there."""
     ok = den > 0
@@ -96,23 +112,25 @@ def _rate(num: np.ndarray, den: np.ndarray, out: np.ndarray, known: np.ndarray) 
     known[:] = ok
 
 class _Windows:
-    """Sums of per-post values over ranges of sorted posts, for queries in (group, as_of)
-    order; each range is summed once for all value rows."""
+    """Window sums of the per-post values for queries in (group, as_of) order.
 
-    def __init__(self, ph: PostHistory):
-        self.ph = ph
-        self.cache: dict[tuple[int, int], tuple] = {}  # keeps lo, hi alive: ids stay unique
+    The windows are nested, so [start, end) is cut into four segments at the 365-, 90- and
+    30-day bounds and summed once; each window is a sum of its segments.
+    """
 
-    def sums(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(value sums, flag counts) over sorted posts [lo, hi) of each query."""
-        key = (id(lo), id(hi))
-        if key not in self.cache:
-            self.cache[key] = (lo, hi, range_sums(self.ph.values, lo, hi, dtype=np.float64),
-                               range_sums(self.ph.flags, lo, hi, dtype=np.int64))
-        return self.cache[key][2:]
+    SEGMENTS = {"all": (0, 4), "365": (1, 4), "90": (2, 4), "30": (3, 4), "older": (1, 2)}
 
-    def mean(self, row: int, count_row: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        total, counts = self.sums(lo, hi)
+    def __init__(self, ph: PostHistory, bounds: list[np.ndarray]):
+        self.values = segment_sums(ph.values, bounds, dtype=np.float64)
+        self.flags = segment_sums(ph.flags, bounds, dtype=np.int64)
+
+    def sums(self, window: str) -> tuple[np.ndarray, np.ndarray]:
+        """(value sums, flag counts) of every row over the window, per query."""
+        lo, hi = self.SEGMENTS[window]
+        return self.values[:, :, lo:hi].sum(axis=2), self.flags[:, :, lo:hi].sum(axis=2)
+
+    def mean(self, row: int, count_row: int, window: str) -> np.ndarray:
+        total, counts = self.sums(window)
         return safe_div(total[row], counts[count_row])
 
 
@@ -136,20 +154,21 @@ def engagement_features(
 
 def _sorted_features(ph: PostHistory, codes: np.ndarray, as_of_ns: np.ndarray,
                      followers: np.ndarray) -> dict[str, np.ndarray]:
-    tl, w = ph.timeline, _Windows(ph)
+    tl = ph.timeline
     start, end = tl.before(codes, as_of_ns)
     win = {d: tl.first_not_before(start, end, as_of_ns - d * DAY_NS) for d in WINDOWS_DAYS}
+    w = _Windows(ph, [start, win[365], win[90], win[30], end])
     n_posts = end - start
     has = n_posts > 0
     out: dict[str, np.ndarray] = {"n_posts": n_posts.astype(np.int64)}
     for d in WINDOWS_DAYS:
-        out[f"er_mean_{d}d"] = w.mean(ER, ER_OK, win[d], end)
-    out["er_mean_all"] = w.mean(ER, ER_OK, start, end)
+        out[f"er_mean_{d}d"] = w.mean(ER, ER_OK, str(d))
+    out["er_mean_all"] = w.mean(ER, ER_OK, "all")
     out.update(_window_medians(ph.values[ER], ph.flags[ER_OK], start, end, {
         "er_median_90d": win[90], "er_median_365d": win[365], "er_median_all": start}))
-    out["er_trend"] = safe_div(out["er_mean_90d"], w.mean(ER, ER_OK, win[365], win[90]))
-    out["er_volatility_365d"] = _coefficient_of_variation(*w.sums(win[365], end))
-    out["views_er_90d"] = w.mean(VIEWS_ER, VIEWS_OK, win[90], end)
+    out["er_trend"] = safe_div(out["er_mean_90d"], w.mean(ER, ER_OK, "older"))
+    out["er_volatility_365d"] = _coefficient_of_variation(*w.sums("365"))
+    out["views_er_90d"] = w.mean(VIEWS_ER, VIEWS_OK, "90")
     out["posts_per_week_90d"] = (end - win[90]) / (90 / 7)
     last = np.maximum(end - 1, 0)
     last_time = tl.times[last] if len(tl) else np.zeros(len(end), np.int64)
@@ -160,14 +179,12 @@ def _sorted_features(ph: PostHistory, codes: np.ndarray, as_of_ns: np.ndarray,
     fap_then = np.where(win[90] > start,
                         ph.followers_at_post[before_window] if len(tl) else np.nan, np.nan)
     out["follower_growth_90d"] = safe_div(fap_now, np.where(fap_then > 0, fap_then, np.nan)) - 1
-    total, counts = w.sums(start, end)
+    total, counts = w.sums("all")
     organic = safe_div(total[ER] - total[ER_SPONSORED], counts[ER_OK] - counts[ER_OK_SPONSORED])
-    out["sponsored_er_ratio"] = safe_div(w.mean(ER_SPONSORED, ER_OK_SPONSORED, start, end),
-                                         organic)
+    out["sponsored_er_ratio"] = safe_div(w.mean(ER_SPONSORED, ER_OK_SPONSORED, "all"), organic)
     for d in (90, 365):
-        out[f"sponsored_share_{d}d"] = safe_div(w.sums(win[d], end)[1][SPONSORED], end - win[d])
-    out["mean_interactions_365d"] = safe_div(w.sums(win[365], end)[0][INTERACTIONS],
-                                             end - win[365])
+        out[f"sponsored_share_{d}d"] = safe_div(w.sums(str(d))[1][SPONSORED], end - win[d])
+    out["mean_interactions_365d"] = safe_div(w.sums("365")[0][INTERACTIONS], end - win[365])
     return out
 
 

@@ -17,7 +17,7 @@ def to_ns(values: pd.Series | pd.Index | np.ndarray | list) -> np.ndarray:
     idx = pd.DatetimeIndex(pd.to_datetime(pd.Index(values), utc=True))
     if idx.hasnans:
         raise ValueError("a timestamp is missing (NaT) where a point in time is required")
-    return idx.as_unit("ns").asi8
+    return (idx if idx.unit == "ns" else idx.as_unit("ns")).asi8
 
 
 def from_ns(ns: np.ndarray) -> pd.DatetimeIndex:
@@ -158,23 +158,44 @@ class Timeline:
         return start, self.first_not_before(start, stop, q_times)
 
 
-def range_sums(block: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-               dtype: type | None = None) -> np.ndarray:
-    """Sum of block[:, lo_i:hi_i] for each range i, as a (rows x ranges) array (0 if empty).
+def segment_sums(block: np.ndarray, bounds: list[np.ndarray],
+                 dtype: type | None = None) -> np.ndarray:
+    """Sums of block[:, b_k[i]:b_k+1[i]] for consecutive bounds b_0 <= b_1 <= ... of each
+    query i, as a (block rows, queries, segments) array; an empty segment sums to 0.
 
-    `block` has one padding column at the end (so that hi may equal the number of rows of
-    data). Each sum reads only its own range, so it never depends on other rows (features
-    stay bit-identical when unrelated rows are removed). Pass ranges sorted by (group, as_of):
-    then lo and hi only move forward and the whole call costs one pass over the block plus
-    the ranges' lengths.
+    `block` ends with one padding column (so a bound may equal the number of data rows).
+    Each sum reads only its own segment, so it never depends on other rows (features stay
+    bit-identical when unrelated rows are removed). With queries in (group, as_of) order
+    the call costs one pass over the block plus the queries' segment lengths.
     """
-    if not len(lo):
-        return np.zeros((block.shape[0], 0), dtype=dtype or block.dtype)
-    idx = np.empty(2 * len(lo), dtype=np.int64)
-    idx[0::2], idx[1::2] = lo, hi
-    sums = np.add.reduceat(block, idx, axis=1, dtype=dtype)[:, 0::2]
-    sums[:, np.asarray(hi) <= np.asarray(lo)] = 0
+    k, m = len(bounds), len(bounds[0])
+    if not m:
+        return np.zeros((block.shape[0], 0, k - 1), dtype=dtype or block.dtype)
+    covered = _covered_rows(bounds[0], bounds[-1])
+    if 2 * len(covered) < block.shape[1]:  # sparse queries: sum over the rows they cover
+        compact = np.zeros((block.shape[0], len(covered) + 1), dtype=block.dtype)
+        compact[:, :-1] = block[:, covered]
+        block = compact
+        bounds = [np.searchsorted(covered, b) for b in bounds]
+    idx = np.stack(bounds, axis=1).ravel()
+    sums = np.add.reduceat(block, idx, axis=1, dtype=dtype).reshape(block.shape[0], m, k)
+    sums = sums[:, :, :-1]  # the last "segment" of each query runs to the next query
+    empty = np.stack([bounds[j + 1] <= bounds[j] for j in range(k - 1)], axis=1)
+    sums[:, empty] = 0
     return sums
+
+
+def _covered_rows(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Sorted rows inside at least one range [lo_i, hi_i) (ranges sorted by lo)."""
+    if not len(lo):
+        return np.zeros(0, dtype=np.int64)
+    reach = np.maximum.accumulate(hi)
+    new_run = np.concatenate([[True], lo[1:] > reach[:-1]])
+    run_lo = lo[new_run]
+    run_hi = np.maximum.reduceat(hi, np.nonzero(new_run)[0])
+    lengths = np.maximum(run_hi - run_lo, 0)
+    firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    return np.repeat(run_lo - firsts, lengths) + np.arange(lengths.sum(), dtype=np.int64)
 
 
 def int_cumsum(values: np.ndarray) -> np.ndarray:
