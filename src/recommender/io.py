@@ -33,7 +33,7 @@ def read_raw(path: Path) -> pd.DataFrame:
     try:
         if path.suffix == ".parquet":
             return pd.read_parquet(path)
-        return pd.read_csv(
+        df = pd.read_csv(
             path,
             dtype=str,
             keep_default_na=False,
@@ -41,13 +41,26 @@ def read_raw(path: Path) -> pd.DataFrame:
             encoding="utf-8-sig",
             skipinitialspace=False,
         )
+        return _with_header_as_written(df, path)
     except pd.errors.EmptyDataError as exc:
         raise ReadError(f"{path}: the file is empty (no header row)") from exc
     except UnicodeDecodeError as exc:
-        raise ReadError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        raise ReadError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it "
+                        "as UTF-8 CSV") from exc
     except (pd.errors.ParserError, ValueError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ReadError(f"{path}: cannot be read as a table: {first}") from exc
+
+
+def _with_header_as_written(df: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Undo pandas' renaming of a repeated CSV header (`id`, `id.1`) so it can be reported."""
+    import csv
+
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        header = next(csv.reader(fh), [])
+    if len(header) == len(df.columns) and len(set(header)) < len(header):
+        df.columns = header
+    return df
 
 
 @contextlib.contextmanager

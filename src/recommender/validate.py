@@ -22,7 +22,7 @@ MAX_IDS_SHOWN = 5
 # Timestamps outside this window are typos (year 20245) rather than data.
 MIN_TIME = pd.Timestamp("1970-01-01", tz="UTC")
 MAX_TIME = pd.Timestamp("2200-01-01", tz="UTC")
-INT_LIMIT = 2**53  # counts beyond this are not counts, and lose precision as floats
+INT_LIMIT = 2**53  # numbers beyond this are not counts or prices, and lose precision as floats
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
 VALIDATION_ORDER = (
@@ -213,7 +213,7 @@ def _row_labels(spec: Table, raw: pd.DataFrame) -> pd.Series:
     """How rows are named in messages: their id, else their row number in the file."""
     numbers = pd.Series([f"row {i + 1}" for i in range(len(raw))], index=raw.index, dtype=object)
     key = spec.columns[0].name
-    if key in raw.columns:
+    if key in raw.columns and raw.columns.is_unique:  # a repeated header is reported instead
         ids = raw[key].astype("object")
         label = ids.map(lambda v: f"'{v}'")
         return label.where(ids.notna() & (ids.astype(str).str.strip() != ""), numbers)
@@ -233,12 +233,13 @@ def _check_column(check: _TableCheck, col: Column) -> None:
         finite = value.isna() | np.isfinite(value)
         check.flag(name, "a finite number", ~finite)
         value = value.where(finite)
-        if col.type == "int":
-            frac = value.notna() & (value != np.round(value))
-            check.flag(name, "an integer", frac)
-            huge = value.notna() & (value.abs() >= INT_LIMIT)
-            check.flag(name, f"an integer below {INT_LIMIT:.0e}", huge)
-            value = value.where(~frac & ~huge)
+        frac = value.notna() & (value != np.round(value)) & (col.type == "int")
+        check.flag(name, "an integer", frac)
+        # beyond this, sums and squares downstream overflow (1e308 is finite, 1e308**2 is not)
+        huge = value.notna() & (value.abs() >= INT_LIMIT)
+        check.flag(name, f"{'an integer' if col.type == 'int' else 'a number'} below "
+                   f"{INT_LIMIT:.0e}", huge)
+        value = value.where(~frac & ~huge)
     elif col.type == "bool":
         value, bad = _to_bool(raw, bool(col.default))
         check.flag(name, "true or false", bad)
@@ -315,7 +316,7 @@ def _check_table(
     missing = [c.name for c in spec.columns if c.required and c.name not in raw.columns]
     for name in missing:
         check.fatal(name, "required column is missing "
-                    f"(found: {', '.join(map(str, raw.columns)) or 'none'})")
+                    f"(found: {', '.join(map(str, raw.columns)) or 'none'}){_delimiter_hint(raw)}")
     if spec.required and len(raw) == 0:
         check.fatal("", "the table has no rows")
     if check.problems:
@@ -329,6 +330,16 @@ def _check_table(
         _check_shares(check)
     _check_references(check, parents)
     return check
+
+
+def _delimiter_hint(raw: pd.DataFrame) -> str:
+    """A hint when a one-column header looks like columns joined by another delimiter."""
+    if len(raw.columns) != 1:
+        return ""
+    for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'")):
+        if sep in str(raw.columns[0]):
+            return f"; the file seems to separate columns with {name}: CSV files must use commas"
+    return ""
 
 
 def _absent_column(col: Column, n: int, index: pd.Index) -> pd.Series:
