@@ -215,7 +215,7 @@ def _run_chunks(fn: Callable, scorer: Scorer, chunks: Iterable, engine: str,
     return dask_map(fn, scorer, chunks, scheduler=scheduler, workers=workers)
 
 
-def _check_engine(engine: str, scheduler: str | None, workers: int | None) -> None:
+def check_engine(engine: str, scheduler: str | None, workers: int | None) -> None:
     if engine not in ENGINES:
         raise UserError(f"--engine must be one of {', '.join(ENGINES)}, not '{engine}'")
     if engine == "local" and (scheduler or workers):
@@ -302,7 +302,7 @@ def score_pairs(
     Invalid pairs stop the job before anything is written (the error counts them over the
     whole file); with on_invalid="quarantine" they go to a rejects file beside the output.
     """
-    _check_engine(engine, scheduler, workers)
+    check_engine(engine, scheduler, workers)
     start = time.perf_counter()
     ds = load_dataset(Path(data_dir), on_invalid=on_invalid)
     model, ref = resolve_model(model_uri)
@@ -356,7 +356,7 @@ def score_all_brands(
 ) -> ScoreSummary:
     """The nightly job: for every brand, its `top_k` influencers of the filtered catalogue
     (brand_id, rank, influencer_id, score, as_of, model_name, model_version)."""
-    _check_engine(engine, scheduler, workers)
+    check_engine(engine, scheduler, workers)
     if top_k < 1:
         raise UserError(f"--top-k must be at least 1, not {top_k}")
     start = time.perf_counter()

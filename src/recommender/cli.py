@@ -162,6 +162,21 @@ def features(
     out.print(f"wrote features of {n:,} pairs to {out_file}")
 
 
+EngineOpt = Annotated[str, typer.Option(help="local: this process; dask: a Dask cluster "
+                                        "(--scheduler or --workers).")]
+SchedulerOpt = Annotated[str | None, typer.Option(help="Address of an existing Dask scheduler, "
+                                                  "e.g. tcp://scheduler-host:8786 "
+                                                  "(--engine dask).")]
+WorkersOpt = Annotated[int | None, typer.Option(min=1, help="Start a local Dask cluster of N "
+                                                "worker processes (--engine dask).")]
+
+
+def _check_engine(engine: str, scheduler: str | None, workers: int | None) -> None:
+    from recommender.batch import check_engine
+
+    check_engine(engine, scheduler, workers)
+
+
 def _lgb_params(learning_rate, num_leaves, min_data_in_leaf, feature_fraction, lambda_l2,
                 params_file) -> dict:
     import json
@@ -204,21 +219,29 @@ def train(
     num_boost_round: Annotated[int, typer.Option(min=1)] = 1000,
     params_file: Annotated[Path | None, typer.Option(help="JSON of LightGBM parameters, e.g. "
                                                      "the output of `recommender tune`.")] = None,
+    engine: EngineOpt = "local",
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """Train the calibrated LightGBM conversion model, log it to MLflow, gate the registry.
 
     Split by time (train, validation for early stopping and calibration, last ~20% of time for
     test); compared with baselines; registered with alias champion only if not worse than the
-    current champion on the new test window. Example:
-    recommender train --data data/raw --experiment demo --seed 7
+    current champion on the new test window. With --engine dask the trees are grown by
+    lightgbm.dask (rounds from the parameters file if it names them, else from a local fit
+    with early stopping). Examples:
+    recommender train --data data/raw --experiment demo --seed 7;
+    recommender train --data data/raw --engine dask --workers 2
     """
     from recommender.train import run_training
 
     params = _lgb_params(learning_rate, num_leaves, min_data_in_leaf, feature_fraction,
                          lambda_l2, params_file)
+    _check_engine(engine, scheduler, workers)
     result = run_training(data, experiment=experiment, model_name=model_name, seed=seed,
                           register=register, force_champion=force_champion, params=params,
-                          num_boost_round=num_boost_round)
+                          num_boost_round=num_boost_round, engine=engine, scheduler=scheduler,
+                          workers=workers)
     _print_evaluation(result.evaluation.table)
     m = result.evaluation.metrics
     if "oracle_lift_share" in m:
@@ -506,6 +529,59 @@ def refresh(
                                        "refresh_of_version": current.version})
     out.print(f"registered {model_name} version {version.version} as [bold]{alias}[/]: "
               f"{decision.reason}", highlight=False)
+
+
+@app.command()
+@friendly_errors
+def score(
+    pairs: Annotated[Path | None, typer.Option(help="Pairs file (CSV or Parquet): brand_id, "
+                                               "influencer_id[, as_of].")] = None,
+    all_brands: Annotated[bool, typer.Option("--all-brands", help="The nightly job: every "
+                                             "brand's top K of the micro-influencer catalogue "
+                                             "instead of a pairs file.")] = False,
+    top_k: Annotated[int, typer.Option(min=1, max=config.MAX_TOP_N, help="With --all-brands: "
+                                       "influencers kept per brand.")] = config.DEFAULT_TOP_N,
+    out_file: Annotated[Path, typer.Option("--out", help="Parquet file to write (atomically)."
+                                           )] = config.PROCESSED_DIR / "scores.parquet",
+    model: Annotated[str, typer.Option(help="MLflow model URI of the ranker, or a saved "
+                                       "ConversionModel folder.")] = config.DEFAULT_MODEL_URI,
+    data: DataOpt = config.RAW_DIR,
+    chunk_size: Annotated[int, typer.Option(min=1, help="Pairs per chunk: bounds memory.")] = (
+        200_000
+    ),
+    on_invalid: OnInvalidOpt = "fail",
+    engine: EngineOpt = "local",
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
+) -> None:
+    """Score brand-influencer pairs with the registered model, chunk by chunk, into Parquet
+    (brand_id, influencer_id, as_of, score, model_name, model_version); with --all-brands,
+    each brand's top K (brand_id, rank, influencer_id, score, ...). A failed or killed job
+    leaves no partial file and an earlier file at --out intact. Examples:
+    recommender score --pairs pairs.csv --out scores.parquet;
+    recommender score --all-brands --top-k 50 --out top50.parquet --engine dask --workers 2
+    """
+    from recommender.batch import score_all_brands, score_pairs
+    from recommender.errors import UserError
+
+    _check_engine(engine, scheduler, workers)
+    if all_brands == (pairs is not None):
+        raise UserError("give either --pairs FILE or --all-brands")
+    if all_brands:
+        summary = score_all_brands(out_file, top_k=top_k, model_uri=model, data_dir=data,
+                                   chunk_size=chunk_size, engine=engine, scheduler=scheduler,
+                                   workers=workers)
+    else:
+        summary = score_pairs(pairs, out_file, model_uri=model, data_dir=data,
+                              chunk_size=chunk_size, on_invalid=_check_on_invalid(on_invalid),
+                              engine=engine, scheduler=scheduler, workers=workers)
+    what = "top-ranked rows" if all_brands else "scores"
+    out.print(f"wrote {summary.rows:,} {what} to {summary.out} in {summary.seconds:.1f} s "
+              f"(model {summary.model.name} version {summary.model.version}, inference "
+              f"{summary.backend}, engine {summary.engine})", highlight=False)
+    if summary.rejected:
+        out.print(f"[yellow]quarantined[/] {summary.rejected:,} rows; written to "
+                  f"{summary.rejects_path}", highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -177,17 +177,33 @@ def run_training(
     force_champion: bool = False,
     params: dict[str, Any] | None = None,
     num_boost_round: int = 1000,
+    engine: str = "local",
+    scheduler: str | None = None,
+    workers: int | None = None,
 ) -> TrainResult:
-    """The whole `recommender train`: prepare, fit, evaluate, log, register behind the gate."""
+    """The whole `recommender train`: prepare, fit, evaluate, log, register behind the gate.
+
+    engine="dask" fits with lightgbm.dask on the cluster at `scheduler` or on a local cluster
+    of `workers` processes (`recommender.distributed.fit_dask`); the rest is the same."""
     import mlflow
 
+    if engine not in ("local", "dask"):
+        raise UserError(f"--engine must be 'local' or 'dask', not '{engine}'")
     data = prepare(data_dir)
-    model = fit(data, params=params, seed=seed, num_boost_round=num_boost_round)
+    run_params: dict[str, Any] = {"seed": seed, "data_dir": str(data_dir),
+                                  "num_boost_round": num_boost_round, "engine": engine}
+    if engine == "dask":
+        from recommender.distributed import fit_dask
+
+        model = fit_dask(data, params=params, seed=seed, max_rounds=num_boost_round,
+                         scheduler=scheduler, workers=workers)
+        run_params["rounds_from"] = model.rounds_source_
+    else:
+        model = fit(data, params=params, seed=seed, num_boost_round=num_boost_round)
     evaluation = evaluate_window(model, data.train, data.test, data.truth, seed=seed)
     mlflow.set_experiment(experiment)
     with mlflow.start_run(run_name=f"train-{data.digest}") as run:
-        _log_run(model, data, evaluation, {"seed": seed, "data_dir": str(data_dir),
-                                           "num_boost_round": num_boost_round})
+        _log_run(model, data, evaluation, run_params)
         from recommender.pyfunc import log_ranker
 
         info = log_ranker(model, data.ds)
