@@ -8,7 +8,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from recommender.features.timeline import DAY_NS, Timeline, safe_div, segment_sums, to_ns
+from recommender.features.timeline import (
+    DAY_NS,
+    Timeline,
+    code_dtype,
+    safe_div,
+    segment_sums,
+    to_ns,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -68,19 +75,20 @@ def post_history(posts: pd.DataFrame, influencers: pd.DataFrame) -> PostHistory:
     n = len(tl)
     values = np.zeros((5, n + 1), dtype=VALUE_DTYPE)
     flags = np.zeros((4, n + 1), dtype=np.int8)
-    inter = np.add(tl.take(posts["likes"].to_numpy()), tl.take(posts["comments"].to_numpy()),
-                   dtype=np.float64)
-    values[INTERACTIONS, :n] = inter
+    inter = values[INTERACTIONS, :n]
+    np.add(tl.take(posts["likes"].to_numpy()), tl.take(posts["comments"].to_numpy()), out=inter,
+           casting="unsafe")
     fap = tl.take(posts["followers_at_post"].to_numpy(np.float64))
-    base = fap.copy()
-    missing = np.nonzero(~(fap > 0))[0]
-    base[missing] = influencers["followers"].to_numpy(np.float64)[tl.codes[missing]]
+    missing = np.flatnonzero(~(fap > 0))
+    base = fap  # followers where followers_at_post is unknown
+    if len(missing):
+        base = fap.copy()
+        base[missing] = influencers["followers"].to_numpy(np.float64)[tl.codes[missing]]
     del missing
     _rate(inter, base, values[ER, :n], flags[ER_OK, :n])
     del base
     _rate(inter, tl.take(posts["views"].to_numpy(np.float64)), values[VIEWS_ER, :n],
           flags[VIEWS_OK, :n])
-    del inter
     flags[SPONSORED, :n] = tl.take(posts["sponsored"].to_numpy(dtype=bool))
     np.square(values[ER], out=values[ER2])
     np.multiply(values[ER], flags[SPONSORED], out=values[ER_SPONSORED])
@@ -100,9 +108,9 @@ def _influencer_codes(ids: pd.Series, index: pd.Index) -> np.ndarray:
         if 4 * len(starts) < len(ids):
             run_ids = pd.Index(values.take(starts).to_pandas())
             lengths = np.diff(np.append(starts, len(ids)))
-            return np.repeat(index.get_indexer(run_ids), lengths).astype(np.int64)
+            return np.repeat(index.get_indexer(run_ids).astype(code_dtype(len(index))), lengths)
     codes, uniques = pd.factorize(ids)
-    return index.get_indexer(uniques)[codes] if len(codes) else codes.astype(np.int64)
+    return index.get_indexer(uniques).astype(code_dtype(len(index)))[codes]
 
 
 def _rate(num: np.ndarray, den: np.ndarray, out: np.ndarray, known: np.ndarray) -> None:

@@ -26,11 +26,11 @@ def export_features(
     ds = load_dataset(Path(data_dir), on_invalid=on_invalid)
     pairs, pair_rejects = load_pairs(Path(pairs_path), ds, on_invalid=on_invalid)
     rejects = pd.concat([ds.rejects, pair_rejects], ignore_index=True)
-    if len(rejects):
+    feats = build_features(ds, pairs)
+    if len(rejects):  # written once the features are built: a failure leaves neither file
         path = rejects_path_for(Path(out_path))
         write_csv_atomic(rejects, path)
         logger.warning("%d rejected rows written to %s", len(rejects), path)
-    feats = build_features(ds, pairs)
     write_parquet_atomic(feats, Path(out_path))
     logger.info("wrote features of %d pairs to %s", len(feats), out_path)
     return len(feats)
