@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,20 +65,83 @@ def _with_header_as_written(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     return df
 
 
+def _temp_prefix(path: Path) -> str:
+    """Temp files of `path` are hidden and carry the writer's process id: `.NAME.PID.*.tmp`."""
+    return f".{path.name}.{os.getpid()}."
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
+def sweep_stale_temps(path: Path) -> list[Path]:
+    """Remove the temp files (or folders) beside `path` left by a writer of `path` that was
+    killed (its process no longer runs). Returns what was removed."""
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\..*\.tmp")
+    removed = []
+    if not path.parent.is_dir():
+        return removed
+    for p in path.parent.iterdir():
+        m = pattern.fullmatch(p.name)
+        if m and int(m.group(1)) != os.getpid() and not _process_alive(int(m.group(1))):
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+            logger.info("removed %s, left by a killed writer", p)
+            removed.append(p)
+    return removed
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+@contextlib.contextmanager
+def staging_dir(out_dir: Path) -> Iterator[Path]:
+    """Yield an empty folder beside `out_dir` to write several files into; when the block
+    succeeds, the folder becomes `out_dir` (renamed whole if `out_dir` does not exist, else
+    its files are renamed into `out_dir` one by one); when it fails, the folder is removed."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale_temps(out_dir)
+    stage = Path(tempfile.mkdtemp(prefix=_temp_prefix(out_dir), suffix=".tmp", dir=out_dir.parent))
+    try:
+        yield stage
+        os.chmod(stage, 0o777 & ~_umask())  # mkdtemp makes it private
+        if not out_dir.exists():
+            os.replace(stage, out_dir)
+        else:
+            for f in sorted(stage.iterdir()):
+                os.replace(f, out_dir / f.name)
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
+    Temp files of earlier writers that were killed are removed first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    sweep_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         # mkstemp makes the file private; give it the permissions a plain open() would
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_TOLERANCE: dict[str, float] = {"auc": 0.005, "ndcg_at_10": 0.01}
+# A version is tagged registration=pending (by process host:pid) until its alias is set.
+REGISTRATION_TAG = "registration"
+PROCESS_TAG = "registering_process"
 # Gated metrics where smaller is better; every other one is larger-is-better.
 LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece"})
 
@@ -119,10 +122,60 @@ def register_model(
     import mlflow
 
     client = _client(client)
-    all_tags = {**(tags or {}), "gate_alias": decision.alias, "gate_reason": decision.reason}
+    remove_unfinished_versions(name, client)
+    all_tags = {**(tags or {}), "gate_alias": decision.alias, "gate_reason": decision.reason,
+                REGISTRATION_TAG: "pending", PROCESS_TAG: _this_process()}
     version = mlflow.register_model(model_uri, name, tags={k: str(v) for k, v in all_tags.items()})
     client.set_registered_model_alias(name, decision.alias, version.version)
+    client.set_model_version_tag(name, version.version, REGISTRATION_TAG, "complete")
     logger.info(
         "registered %s version %s as %s: %s", name, version.version, decision.alias, decision.reason
     )
     return client.get_model_version(name, version.version)
+
+
+def _this_process() -> str:
+    import os
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _dead_here(process: str) -> bool:
+    """True when `process` ("host:pid") ran on this host and runs no more."""
+    import os
+    import socket
+
+    host, _, pid = process.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def remove_unfinished_versions(name: str, client: MlflowClient | None = None) -> list[str]:
+    """Finish the registrations of `name` that a killed `train` left half done.
+
+    A version is tagged `registration=pending` until its alias is set. A pending version of a
+    process that no longer runs (on this host) is deleted if it holds no alias (nothing could
+    use it), or marked complete if it does (only the last tag was missing). Returns the
+    deleted versions.
+    """
+    client = _client(client)
+    deleted = []
+    for v in client.search_model_versions(f"name = '{name}'"):
+        tags = v.tags or {}
+        if tags.get(REGISTRATION_TAG) != "pending" or not _dead_here(tags.get(PROCESS_TAG, "")):
+            continue
+        if getattr(v, "aliases", None):
+            client.set_model_version_tag(name, v.version, REGISTRATION_TAG, "complete")
+            continue
+        client.delete_model_version(name, v.version)
+        logger.warning("deleted %s version %s: its registration was interrupted", name, v.version)
+        deleted.append(v.version)
+    return deleted

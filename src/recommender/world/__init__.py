@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from recommender.io import write_parquet_atomic
+from recommender.io import staging_dir, write_parquet_atomic
 from recommender.progress import progress_enabled
 from recommender.world import params as P
 from recommender.world.activity import Clock, organic_schedule, post_engagement
@@ -120,8 +120,10 @@ def generate_world(out_dir: Path, n_influencers: int = 5000, n_brands: int = 200
         bar.advance(task)
         frames["posts"] = _posts_frame(rngs[3], w, collabs, inf_ids, brand_ids)
         bar.advance(task)
-        for name in TABLE_NAMES:
-            paths[name] = write_parquet_atomic(frames.pop(name), out_dir / f"{name}.parquet")
+        with staging_dir(out_dir) as stage:  # a killed run leaves no half-written world
+            for name in TABLE_NAMES:
+                write_parquet_atomic(frames.pop(name), stage / f"{name}.parquet")
+                paths[name] = out_dir / f"{name}.parquet"
         bar.advance(task)
     logger.info("world of %d influencers, %d brands, %d collaborations written to %s",
                 n_influencers, n_brands, len(collab_ids), out_dir)
