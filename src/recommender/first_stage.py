@@ -10,6 +10,7 @@ through a fine lookup grid instead of a binary search.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,14 +23,15 @@ from recommender.features import PairContext
 from recommender.features.audience import AUDIENCE_PREFIX, TARGET_PREFIX
 from recommender.features.history import global_rate
 from recommender.features.niche import niche_features
-from recommender.features.timeline import safe_div, to_ns
+from recommender.features.timeline import to_ns
 from recommender.shortlist import FORMAT_VERSION, bin_index
 
 GRID = 4096  # cells of the lookup grid between a feature's first and last bin edge
+CACHE_SIZE = 32  # (category, brand country) parts kept: 100,000 float32 each
 
 
-def _grid(spec: Mapping[str, Any]) -> tuple[float, float, np.ndarray, float] | None:
-    """(first edge, cells per unit, weight per cell, weight of missing) of a numeric pair
+def _grid(spec: Mapping[str, Any]) -> tuple[float, float, np.ndarray] | None:
+    """(first edge, cells per unit, weight per cell then of missing) of a numeric pair
     feature; a value within 1/GRID of the edge span from an inner edge may take the
     neighbouring bin's weight (the surrogate only shortlists)."""
     edges, weights = np.asarray(spec["edges"]), np.asarray(spec["weights"])
@@ -37,8 +39,9 @@ def _grid(spec: Mapping[str, Any]) -> tuple[float, float, np.ndarray, float] | N
         return None
     lo, hi = float(edges[0]), float(edges[-1])
     left = lo + (hi - lo) * np.arange(GRID) / GRID
-    cells = np.concatenate([[0], np.searchsorted(edges, left, side="right"), [len(edges)]])
-    return lo, GRID / (hi - lo), weights[cells], float(weights[-1])
+    cells = np.concatenate([[0], np.searchsorted(edges, left, side="right"), [len(edges)],
+                            [len(edges) + 1]])
+    return lo, GRID / (hi - lo), weights[cells].astype(np.float32)
 
 
 class FirstStage:
@@ -52,22 +55,24 @@ class FirstStage:
                             f"{FORMAT_VERSION}: log it again with `recommender refresh`")
         self.pair_specs = [s for s in surrogate["features"] if s["side"] == "pair"]
         self._grids = {s["name"]: _grid(s) for s in self.pair_specs if s["kind"] == "numeric"}
-        base = np.zeros((2, len(influencer_side)))  # [niche differs, niche is the category]
+        base = np.zeros((2, len(influencer_side)), np.float32)  # [niche differs, matches]
         for spec in surrogate["features"]:
             if spec["side"] == "influencer":
                 base += np.asarray(spec["weights"])[:, bin_index(spec, influencer_side[
                     spec["name"]])]
         self.base = base
         self._context = context
+        self._cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._niche_codes, self._niches = pd.factorize(influencer_side["niche"])
         self._country_codes, self._countries = pd.factorize(influencer_side["influencer_country"])
-        self._audience = {}  # dim -> ({segment: shares with NaN as 0}, described)
+        self._audience = {}  # dim -> ({segment: float32 shares, NaN as 0}, described, rows not)
         for dim in DIMENSIONS:
             cols = [c for c in influencer_side.columns if c.startswith(f"{AUDIENCE_PREFIX}{dim}:")]
             if cols:
                 shares = {c.split(":", 2)[2]: np.nan_to_num(influencer_side[c].to_numpy(
-                    np.float64)) for c in cols}
-                self._audience[dim] = (shares, influencer_side[cols[0]].notna().to_numpy())
+                    np.float32)) for c in cols}
+                known = influencer_side[cols[0]].notna().to_numpy()
+                self._audience[dim] = (shares, known.astype(np.float32), np.flatnonzero(~known))
 
     def _tables(self, brand: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Pair features that depend on the influencer only through a code (niche, country):
@@ -90,35 +95,43 @@ class FirstStage:
 
     def _audience_features(self, brand: pd.DataFrame) -> dict[str, np.ndarray]:
         """audience_match_<dim>, target_lift_<dim> and audience_match_mean of every catalogue
-        row (contiguous arrays: cheaper than gathering the candidates first)."""
+        row, in float32 (contiguous arrays, in place: cheaper than gathering candidates)."""
         b = brand.iloc[0]
         average = self._context.audience_average
         n = len(self.base[0])
-        out, matches = {}, []
+        out = {}
+        total, counted = np.zeros(n, np.float32), np.zeros(n, np.float32)
+        tmp = np.empty(n, np.float32)
         for dim in DIMENSIONS:
             head = f"{TARGET_PREFIX}{dim}:"
             target = {c[len(head):]: b[c] for c in brand.columns
                       if isinstance(c, str) and c.startswith(head)}
             described = any(pd.notna(v) for v in target.values())
-            match, lift = np.full(n, np.nan), np.full(n, np.nan)
-            if dim in self._audience and described:
-                shares, known = self._audience[dim]
-                match, dot, base = np.zeros(n), np.zeros(n), 0.0
-                for seg, t in target.items():
-                    if pd.isna(t) or t <= 0:
-                        continue
-                    avg = average.get(f"{AUDIENCE_PREFIX}{dim}:{seg}", 0.0)
-                    base += t * (0.0 if pd.isna(avg) else float(avg))
-                    if seg in shares:
-                        match += np.minimum(shares[seg], t)
-                        dot += shares[seg] * t
-                match = np.where(known, match, np.nan)
-                lift = np.where(known, safe_div(dot, np.full(n, base)), np.nan)
-            out[f"audience_match_{dim}"], out[f"target_lift_{dim}"] = match, lift
-            matches.append(match)
-        stacked = np.column_stack(matches)
-        out["audience_match_mean"] = safe_div(np.nansum(stacked, axis=1),
-                                              (~np.isnan(stacked)).sum(axis=1))
+            if dim not in self._audience or not described:
+                out[f"audience_match_{dim}"] = out[f"target_lift_{dim}"] = np.full(
+                    n, np.nan, np.float32)
+                continue
+            shares, known, unknown = self._audience[dim]
+            match, dot, base = np.zeros(n, np.float32), np.zeros(n, np.float32), 0.0
+            for seg, t in target.items():
+                if pd.isna(t) or t <= 0:
+                    continue
+                avg = average.get(f"{AUDIENCE_PREFIX}{dim}:{seg}", 0.0)
+                base += t * (0.0 if pd.isna(avg) else float(avg))
+                if seg in shares:
+                    match += np.minimum(shares[seg], np.float32(t), out=tmp)
+                    dot += np.multiply(shares[seg], np.float32(t), out=tmp)
+            total += match  # an undescribed audience has all shares 0, hence match 0
+            counted += known
+            match[unknown] = np.nan
+            if base > 0:
+                dot *= np.float32(1.0 / base)
+            else:
+                dot[:] = np.nan
+            dot[unknown] = np.nan
+            out[f"audience_match_{dim}"], out[f"target_lift_{dim}"] = match, dot
+        mean = np.full(n, np.nan, np.float32)
+        out["audience_match_mean"] = np.divide(total, counted, out=mean, where=counted > 0)
         return out
 
     def pair_values(self, rows: np.ndarray, brand: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -132,23 +145,43 @@ class FirstStage:
         grid = self._grids.get(spec["name"])
         if grid is None:
             return np.asarray(spec["weights"])[bin_index(spec, values)]
-        lo, scale, table, missing = grid
-        cell = np.clip((values - lo) * scale + 1, 0, GRID + 1)
-        return np.where(np.isnan(values), missing, table[np.nan_to_num(cell).astype(np.int64)])
+        lo, scale, table = grid
+        cell = values - np.float32(lo)
+        cell *= np.float32(scale)
+        cell += 1
+        np.clip(cell, 0, GRID + 1, out=cell)
+        cell[np.isnan(cell)] = GRID + 2  # the table's last entry: missing
+        return table[cell.astype(np.intp)]
+
+    def _code_part(self, brand: pd.DataFrame) -> np.ndarray:
+        """Influencer side + niche and country terms for every catalogue row: depends on the
+        brief only through (category, brand country, as_of), so it is cached."""
+        b = brand.iloc[0]
+        key = (b["category"], None if pd.isna(b["brand_country"]) else b["brand_country"],
+               pd.Timestamp(b["as_of"]).value)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        tables = self._tables(brand)
+        values, codes = tables["niche_match"]
+        part = np.where(values[codes] == 1.0, self.base[1], self.base[0])
+        for spec in self.pair_specs:
+            if spec["name"] in tables:  # weigh once per code, then gather
+                values, codes = tables[spec["name"]]
+                part += np.asarray(spec["weights"], np.float32)[bin_index(spec, values)][codes]
+        self._cache[key] = part
+        if len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return part
 
     def scores(self, rows: np.ndarray, brand: pd.DataFrame) -> np.ndarray:
         """Surrogate logit (up to a per-brief constant) of catalogue `rows` for `brand`.
 
         Computed for the whole catalogue, then taken at `rows`: the filters keep most of it.
         """
-        tables = self._tables(brand)
-        values, codes = tables["niche_match"]
-        s = np.where(values[codes] == 1.0, self.base[1], self.base[0])
+        s = self._code_part(brand).copy()
         audience = self._audience_features(brand)
         for spec in self.pair_specs:
-            if spec["name"] in tables:  # weigh once per code, then gather
-                values, codes = tables[spec["name"]]
-                s += np.asarray(spec["weights"])[bin_index(spec, values)][codes]
-            else:
+            if spec["name"] in audience:
                 s += self._weights(spec, audience[spec["name"]])
         return s[rows]
