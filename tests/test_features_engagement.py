@@ -8,7 +8,8 @@ import pytest
 from conftest import TINY_AS_OF, tiny_frames
 
 from recommender.features import influencer_features
-from recommender.features.engagement import MEDIAN_MAX_POSTS, _influencer_codes, _window_medians
+from recommender.features.engagement import MEDIAN_MAX_POSTS, _window_medians
+from recommender.features.timeline import codes_in
 from recommender.validate import validate_frames
 
 
@@ -128,8 +129,8 @@ def test_window_median_is_capped_at_the_most_recent_posts():
 @pytest.mark.parametrize("order", ["grouped", "shuffled"])
 def test_post_influencer_codes_match_the_influencer_table(order):
     index = pd.Index(["a", "b", "007", "c"], dtype="str")
-    ids = np.repeat(["c", "007", "a", "c"], [30, 20, 10, 5])
+    ids = np.repeat(["c", "007", "a", "c", "zz"], [30, 20, 10, 5, 3])  # zz: unknown
     if order == "shuffled":
         ids = np.random.default_rng(0).permutation(ids)
-    codes = _influencer_codes(pd.Series(ids, dtype="str"), index)
+    codes = codes_in(pd.Series(ids, dtype="str"), index)
     np.testing.assert_array_equal(codes, index.get_indexer(ids))

@@ -47,7 +47,7 @@ from recommender.features.niche import (
     niche_features,
 )
 from recommender.features.price import PRICE_FEATURES, price_features
-from recommender.features.timeline import from_ns, same_value, to_ns
+from recommender.features.timeline import codes_in, from_ns, same_value, to_ns
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def _post_history(ds, ctx: PairContext) -> PostHistory:
 
 
 def _codes(index: pd.Index, ids: pd.Series, what: str) -> np.ndarray:
-    codes = index.get_indexer(pd.Index(ids)).astype(np.int64)
+    codes = codes_in(ids, index).astype(np.int64)
     if (codes < 0).any():
         unknown = pd.Series(ids)[codes < 0].astype(str).unique()[:5]
         raise ValueError(f"{what} not in the data: {', '.join(unknown)}")
@@ -294,6 +294,13 @@ def _unique_keys(codes: np.ndarray, as_of: np.ndarray) -> tuple[np.ndarray, np.n
     """First occurrence of each distinct (code, as_of), and each row's index among them."""
     if not len(codes):
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if as_of.min() == as_of.max():  # one instant: distinct codes, without a sort
+        first = np.full(codes.max() + 1, len(codes), dtype=np.int64)
+        np.minimum.at(first, codes, np.arange(len(codes)))
+        distinct = np.flatnonzero(first < len(codes))
+        rank = np.zeros(len(first), dtype=np.int64)
+        rank[distinct] = np.arange(len(distinct))
+        return first[distinct], rank[codes]
     order = np.lexsort((as_of, codes))
     c, t = codes[order], as_of[order]
     new = np.concatenate([[True], (np.diff(c) != 0) | (np.diff(t) != 0)])

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.contract import DIMENSIONS
-from recommender.features.timeline import safe_div
+from recommender.features.timeline import codes_in, safe_div
 
 AUDIENCE_PREFIX = "aud:"  # influencer audience share columns: aud:<dimension>:<segment>
 TARGET_PREFIX = "tgt:"  # brand target share columns: tgt:<dimension>:<segment>
@@ -23,24 +23,33 @@ def shares_wide(long: pd.DataFrame, key: str, ids: pd.Series, prefix: str) -> pd
     """Long shares as one row per id (in `ids` order) and one column per dimension:segment.
 
     A dimension the id has no rows for is NaN (unknown); a segment absent from a dimension
-    the id does describe is 0.
+    the id does describe is 0. Rows of ids not in `ids` are ignored.
     """
-    ids = pd.Index(ids)
+    n = len(ids)
     if long.empty:
-        return pd.DataFrame(index=pd.RangeIndex(len(ids)))
-    wide = (long.groupby([key, "dimension", "segment"], sort=False)["share"].sum()
-            .unstack(["dimension", "segment"]).reindex(ids))
-    wide = wide.reindex(columns=_ordered(wide.columns))
-    present = long.groupby([key, "dimension"]).size().unstack("dimension").reindex(ids)
-    out = {}
-    for dim, seg in wide.columns:
-        has = present[dim].notna().to_numpy() if dim in present else np.zeros(len(ids), bool)
-        col = wide[(dim, seg)].to_numpy(dtype=np.float64)
-        out[f"{prefix}{dim}:{seg}"] = np.where(has, np.nan_to_num(col), np.nan)
-    return pd.DataFrame(out, index=pd.RangeIndex(len(ids)))
+        return pd.DataFrame(index=pd.RangeIndex(n))
+    rows = codes_in(long[key], pd.Index(ids)).astype(np.int64)
+    keep = rows >= 0
+    dim_code, dim_names = pd.factorize(long["dimension"])
+    seg_code, seg_names = pd.factorize(long["segment"])
+    dim_code, seg_code = dim_code[keep], seg_code[keep]
+    rows, shares = rows[keep], long["share"].to_numpy(dtype=np.float64)[keep]
+    pair_code = dim_code.astype(np.int64) * len(seg_names) + seg_code
+    distinct, col = np.unique(pair_code, return_inverse=True)
+    found = [(dim_names[c // len(seg_names)], seg_names[c % len(seg_names)]) for c in distinct]
+    columns = _ordered(found)  # a few dozen dimension:segment names, not rows
+    position = np.array([columns.index(c) for c in found], dtype=np.int64)
+    matrix = np.zeros((n, len(columns)))
+    matrix[rows, position[col]] = shares  # validated data: one row per (id, dim, segment)
+    for d, dim in enumerate(dim_names):
+        described = np.zeros(n, dtype=bool)
+        described[rows[dim_code == d]] = True
+        in_dim = [i for i, c in enumerate(columns) if c[0] == dim]
+        matrix[np.ix_(~described, in_dim)] = np.nan
+    return pd.DataFrame(matrix, columns=[f"{prefix}{d}:{s}" for d, s in columns])
 
 
-def _ordered(columns: pd.MultiIndex) -> list[tuple[str, str]]:
+def _ordered(columns) -> list[tuple[str, str]]:
     rank = {d: i for i, d in enumerate(DIMENSIONS)}
     return sorted(columns, key=lambda c: (rank.get(c[0], len(rank)), c[0], c[1]))
 
@@ -75,13 +84,15 @@ def _described(columns: dict[str, np.ndarray], n: int) -> np.ndarray:
     return ~np.isnan(next(iter(columns.values())))
 
 
-def _take(values: np.ndarray, rows: np.ndarray) -> np.ndarray | float:
+def _is_identity(rows: np.ndarray, n: int) -> bool:
+    return len(rows) == n and bool(np.array_equal(rows, np.arange(n)))
+
+
+def _take(values: np.ndarray, rows: np.ndarray, identity: bool) -> np.ndarray | float:
     """values[rows], without the copy when rows is the identity or a single repeated row."""
     if len(values) == 1:
         return float(values[0])
-    if len(rows) == len(values) and np.array_equal(rows, np.arange(len(rows))):
-        return values
-    return values[rows]
+    return values if identity else values[rows]
 
 
 def audience_pair_features(
@@ -97,6 +108,8 @@ def audience_pair_features(
     """
     out: dict[str, np.ndarray] = {}
     n = len(inf_rows)
+    inf_identity = _is_identity(inf_rows, len(influencer_side))
+    brand_identity = _is_identity(brand_rows, len(brand_side))
     for dim in DIMENSIONS:
         aud = _columns(influencer_side, AUDIENCE_PREFIX, dim)
         tgt = _columns(brand_side, TARGET_PREFIX, dim)
@@ -106,11 +119,11 @@ def audience_pair_features(
         for seg, t_side in tgt.items():
             if not np.any(t_side > 0):
                 continue
-            t = _take(t_side, brand_rows)
+            t = _take(t_side, brand_rows, brand_identity)
             avg = average.get(f"{AUDIENCE_PREFIX}{dim}:{seg}", 0.0)
             base += t * (0.0 if pd.isna(avg) else float(avg))
             if seg in aud:
-                a = _take(aud[seg], inf_rows)
+                a = _take(aud[seg], inf_rows, inf_identity)
                 match += np.minimum(a, t)
                 dot += a * t
         out[f"audience_match_{dim}"] = np.where(known, match, np.nan)

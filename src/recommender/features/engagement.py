@@ -11,7 +11,7 @@ import pandas as pd
 from recommender.features.timeline import (
     DAY_NS,
     Timeline,
-    code_dtype,
+    codes_in,
     safe_div,
     segment_sums,
     to_ns,
@@ -68,7 +68,7 @@ class PostHistory:
 def post_history(posts: pd.DataFrame, influencers: pd.DataFrame) -> PostHistory:
     """Sort posts per influencer and compute the per-post values every window sums."""
     inf_index = pd.Index(influencers["influencer_id"])
-    codes = _influencer_codes(posts["influencer_id"], inf_index)
+    codes = codes_in(posts["influencer_id"], inf_index)
     if len(codes) and (codes < 0).any():
         raise ValueError("posts name an influencer_id that is not in influencers")
     tl = Timeline.build(codes, to_ns(posts["posted_at"]), len(inf_index))
@@ -96,23 +96,6 @@ def post_history(posts: pd.DataFrame, influencers: pd.DataFrame) -> PostHistory:
     return PostHistory(tl, values, flags, fap)
 
 
-def _influencer_codes(ids: pd.Series, index: pd.Index) -> np.ndarray:
-    """Position of each post's influencer in `index`. Posts usually come grouped by
-    influencer: then each run of equal ids is looked up once instead of hashing every post."""
-    if len(ids) > 1 and isinstance(ids.array, pd.arrays.ArrowStringArray):
-        import pyarrow.compute as pc
-
-        values = ids.array._pa_array.combine_chunks()
-        changed = pc.not_equal(values[1:], values[:-1]).to_numpy(zero_copy_only=False)
-        starts = np.concatenate([[0], np.flatnonzero(changed) + 1])
-        if 4 * len(starts) < len(ids):
-            run_ids = pd.Index(values.take(starts).to_pandas())
-            lengths = np.diff(np.append(starts, len(ids)))
-            return np.repeat(index.get_indexer(run_ids).astype(code_dtype(len(index))), lengths)
-    codes, uniques = pd.factorize(ids)
-    return index.get_indexer(uniques).astype(code_dtype(len(index)))[codes]
-
-
 def _rate(num: np.ndarray, den: np.ndarray, out: np.ndarray, known: np.ndarray) -> None:
     """out = num / den where den > 0 (out is zero elsewhere), and known = 1 there."""
     ok = den > 0
@@ -130,7 +113,7 @@ class _Windows:
 
     def __init__(self, ph: PostHistory, bounds: list[np.ndarray]):
         self.values = segment_sums(ph.values, bounds, dtype=np.float64)
-        self.flags = segment_sums(ph.flags, bounds, dtype=np.int64)
+        self.flags = segment_sums(ph.flags, bounds, dtype=np.int32)
 
     def sums(self, window: str) -> tuple[np.ndarray, np.ndarray]:
         """(value sums, flag counts) of every row over the window, per query."""

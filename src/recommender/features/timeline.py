@@ -17,6 +17,30 @@ def code_dtype(n_groups: int) -> type:
     return np.int32 if n_groups < 2**31 - 1 else np.int64
 
 
+def codes_in(ids: pd.Series | np.ndarray, index: pd.Index) -> np.ndarray:
+    """Position of each id in `index` (-1 where absent), as code_dtype(len(index)).
+
+    Ids usually come grouped (posts by influencer): then each run of equal ids is looked up
+    once. Otherwise the ids are factorised (Arrow's hashing) and only the distinct ones are
+    looked up.
+    """
+    ids = ids if isinstance(ids, pd.Series) else pd.Series(ids)
+    dtype = code_dtype(len(index))
+    if len(ids) > 1 and isinstance(ids.array, pd.arrays.ArrowStringArray):
+        import pyarrow.compute as pc
+
+        values = ids.array._pa_array.combine_chunks()
+        changed = pc.not_equal(values[1:], values[:-1]).to_numpy(zero_copy_only=False)
+        starts = np.concatenate([[0], np.flatnonzero(changed) + 1])
+        if 4 * len(starts) < len(ids) and not values.null_count:
+            run_ids = pd.Index(values.take(starts).to_pandas())
+            lengths = np.diff(np.append(starts, len(ids)))
+            return np.repeat(index.get_indexer(run_ids).astype(dtype), lengths)
+    codes, uniques = pd.factorize(ids)
+    found = index.get_indexer(uniques).astype(dtype)
+    return np.where(codes >= 0, found[np.maximum(codes, 0)], -1).astype(dtype)
+
+
 def to_ns(values: pd.Series | pd.Index | np.ndarray | list) -> np.ndarray:
     """Timestamps as int64 nanoseconds since the epoch (UTC); naive values are read as UTC."""
     idx = pd.DatetimeIndex(pd.to_datetime(pd.Index(values), utc=True))
@@ -176,8 +200,8 @@ def segment_sums(block: np.ndarray, bounds: list[np.ndarray],
     k, m = len(bounds), len(bounds[0])
     if not m:
         return np.zeros((block.shape[0], 0, k - 1), dtype=dtype or block.dtype)
-    covered = _covered_rows(bounds[0], bounds[-1])
-    if 2 * len(covered) < block.shape[1]:  # sparse queries: sum over the rows they cover
+    covered = _sparse_rows(bounds[0], bounds[-1], block.shape[1] // 2)
+    if covered is not None:  # few queries: sum over the rows they cover only
         compact = np.zeros((block.shape[0], len(covered) + 1), dtype=block.dtype)
         compact[:, :-1] = block[:, covered]
         block = compact
@@ -190,17 +214,21 @@ def segment_sums(block: np.ndarray, bounds: list[np.ndarray],
     return sums
 
 
-def _covered_rows(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Sorted rows inside at least one range [lo_i, hi_i) (ranges sorted by lo)."""
+def _sparse_rows(lo: np.ndarray, hi: np.ndarray, limit: int) -> np.ndarray | None:
+    """Sorted rows inside at least one range [lo_i, hi_i) (ranges sorted by lo), or None
+    when they number `limit` or more."""
     if not len(lo):
         return np.zeros(0, dtype=np.int64)
     reach = np.maximum.accumulate(hi)
     new_run = np.concatenate([[True], lo[1:] > reach[:-1]])
     run_lo = lo[new_run]
-    run_hi = np.maximum.reduceat(hi, np.nonzero(new_run)[0])
+    run_hi = np.maximum.reduceat(hi, np.flatnonzero(new_run))
     lengths = np.maximum(run_hi - run_lo, 0)
+    total = int(lengths.sum())
+    if total >= limit:
+        return None
     firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    return np.repeat(run_lo - firsts, lengths) + np.arange(lengths.sum(), dtype=np.int64)
+    return np.repeat(run_lo - firsts, lengths) + np.arange(total, dtype=np.int64)
 
 
 def int_cumsum(values: np.ndarray) -> np.ndarray:
