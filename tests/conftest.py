@@ -204,3 +204,30 @@ def trained_world(small_world_dir: Path, tmp_path_factory: pytest.TempPathFactor
                           seed=3)
     return {"tracking_uri": uri, "experiment": "test-train", "model_name": "test-ranker",
             "run_id": result.run_id, "result": result, "data_dir": small_world_dir}
+
+
+# ----------------------------------------------------------------------------- batch scoring
+@pytest.fixture(scope="session")
+def compiled_model_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Compiled models (lleaves) cached in a temporary folder for the session, not in ~."""
+    folder = tmp_path_factory.mktemp("compiled")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RECOMMENDER_CACHE", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="session")
+def saved_model_dir(trained_world: dict, tmp_path_factory: pytest.TempPathFactory,
+                    compiled_model_cache: Path) -> Path:
+    """The trained world's conversion model saved as a plain folder (booster.txt + model.json)."""
+    return trained_world["result"].model.save(tmp_path_factory.mktemp("model") / "conversion")
+
+
+@pytest.fixture(scope="session")
+def dask_scheduler(compiled_model_cache: Path):
+    """The address of a real 2-worker LocalCluster (one thread per worker process)."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
