@@ -149,3 +149,14 @@ def test_refresh_without_a_champion_is_a_clear_error(store, monkeypatch, ranker_
                                       "--model-name", "no-such-model"])
     assert result.exit_code == 2
     assert "'no-such-model' has no version with alias 'champion'" in result.output
+
+
+def test_missing_numbers_are_answered_as_null():
+    from recommender.pyfunc import _null_for_nan
+
+    frame = pd.DataFrame({"score": [0.5, 0.4], "price_per_post": [10.0, np.nan],
+                          "reasons": [["a"], ["b"]]})
+    out = _null_for_nan(frame)
+    assert out["price_per_post"].tolist() == [10.0, None]
+    assert out["score"].dtype.kind == "f" and frame["price_per_post"].isna().sum() == 1
+    assert json.dumps(out.to_dict(orient="records"), allow_nan=False)

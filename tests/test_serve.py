@@ -122,3 +122,16 @@ def test_bad_request_gets_a_4xx_naming_the_problem_and_the_server_keeps_serving(
 def test_wrong_content_type_is_refused_with_415(server):
     status, _ = _post(server, b"brand_id\nb01\n", content_type="text/plain")
     assert status == 415
+
+
+def _refuse(token: str):
+    raise ValueError(f"{token} is not valid JSON")
+
+
+@pytest.mark.slow
+def test_answer_is_strict_json(server):
+    status, body = _post(server, {"dataframe_records": [{"brand_id": "b01"}],
+                                  "params": {"top_n": 1000}})
+    assert status == 200
+    rows = json.loads(body, parse_constant=_refuse)["predictions"]  # no NaN / Infinity
+    assert len(rows) > 100

@@ -52,6 +52,15 @@ def _briefs(model_input: Any) -> Any:
                     '{"dataframe_records": [{"brand_id": "b001"}]}')
 
 
+def _null_for_nan(frame: pd.DataFrame) -> pd.DataFrame:
+    """Missing numbers as None, so the JSON answer says null (NaN is not valid JSON)."""
+    gaps = [c for c in frame.columns if frame[c].dtype.kind == "f" and frame[c].isna().any()]
+    if not gaps:
+        return frame
+    return frame.assign(**{c: frame[c].astype(object).where(frame[c].notna(), None)
+                           for c in gaps})
+
+
 class RankerModel(mlflow.pyfunc.PythonModel):
     """Stateless until `load_context`, which builds the Ranker from the model's artifacts."""
 
@@ -68,9 +77,9 @@ class RankerModel(mlflow.pyfunc.PythonModel):
         """Briefs in, one row per recommendation out; a bad request raises a 400."""
         params = params or {}
         try:
-            return self.ranker.recommend(_briefs(model_input), top_n=params.get("top_n"),
-                                         as_of=params.get("as_of"),
-                                         budget=params.get("budget"))
+            return _null_for_nan(self.ranker.recommend(
+                _briefs(model_input), top_n=params.get("top_n"), as_of=params.get("as_of"),
+                budget=params.get("budget")))
         except UserError as exc:
             raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from None
         except Exception as exc:  # a bug: log the trace here, answer 500 without it

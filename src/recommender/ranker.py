@@ -31,7 +31,7 @@ from recommender.snapshot import Snapshot, load_snapshot
 
 logger = logging.getLogger(__name__)
 
-SHORTLIST_SIZE = 2_000
+SHORTLIST_SIZE = 1_000
 ONLINE_THREADS = 1
 RECENCY_FEATURES = ("days_since_last_post", "days_since_last_collab")
 OUTPUT_COLUMNS = ["brief", "brand_id", "rank", "influencer_id", "score", "platform", "niche",
