@@ -3,7 +3,8 @@
 Worlds are generated once into benchmarks/out/ (git-ignored) and their validated tables cached
 there as a pickle, so that each measurement is a fresh process that unpickles the data and
 builds features: its peak memory is data + features. Each scenario runs `--repeats` times and
-the fastest run counts (the machine is shared; the minimum is the least noisy estimate).
+the fastest run counts (the machine is shared; the minimum is the least noisy estimate); CPU
+time (user + sys) and the machine's CPU pressure are recorded beside the wall times.
 
 Goals (issue 3), on 2 cores: 1,000,000 pairs in under 60 s; doubling the posts (a world of
 half the influencers against the full one) costs at most 2.3 times the time; peak memory
@@ -17,6 +18,7 @@ import argparse
 import json
 import logging
 import pickle
+import resource
 import subprocess
 import sys
 import time
@@ -29,6 +31,16 @@ GOAL_PAIRS_SECONDS = 60.0
 GOAL_SCALING = 2.3
 GOAL_MEMORY_MB = 8 * 1024
 SCENARIOS = ("pairs_latest", "pairs_random_as_of", "training_set")
+
+
+def cpu_pressure() -> float | None:
+    """Share of time runnable tasks waited for a CPU over the last 5 minutes (Linux PSI):
+    other work on the machine, which inflates wall times."""
+    try:
+        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+        return float(line.split("avg300=")[1].split()[0])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def world_dir(n_influencers: int, n_brands: int, seed: int) -> Path:
@@ -68,6 +80,7 @@ def child(scenario: str, cache: Path, n_pairs: int) -> dict:
         ds = pickle.load(fh)
     data_mb = peak_memory_mb()
     rng = np.random.default_rng(0)
+    before = resource.getrusage(resource.RUSAGE_SELF)
     if scenario == "training_set":
         start = time.perf_counter()
         rows = len(build_training_set(ds))
@@ -82,7 +95,10 @@ def child(scenario: str, cache: Path, n_pairs: int) -> dict:
             pairs["as_of"] = pd.to_datetime(rng.integers(lo, hi, n_pairs), utc=True)
         start = time.perf_counter()
         rows = len(build_features(ds, pairs))
-    return {"seconds": time.perf_counter() - start, "rows": rows, "peak_mb": peak_memory_mb(),
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"seconds": seconds, "cpu_seconds": cpu, "rows": rows, "peak_mb": peak_memory_mb(),
             "data_mb": data_mb, "posts": len(ds.posts)}
 
 
@@ -96,6 +112,7 @@ def measure(scenario: str, cache: Path, n_pairs: int, repeats: int) -> dict:
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     best = min(runs, key=lambda r: r["seconds"])
     best["peak_mb"] = max(r["peak_mb"] for r in runs)
+    best["cpu_seconds"] = min(r["cpu_seconds"] for r in runs)
     best["all_seconds"] = [round(r["seconds"], 2) for r in runs]
     logging.info("%s %s: %s", cache.parent.name, scenario, best)
     return best
@@ -170,11 +187,18 @@ def main() -> None:
         figure("training set: rows", res[("full", "training_set")]["rows"], "rows"),
     ]
     for s in SCENARIOS:
-        ratio = res[("full", s)]["seconds"] / res[("half", s)]["seconds"]
-        figures.append(figure(
-            f"{s}: time ratio for {res[('full', s)]['posts'] / res[('half', s)]['posts']:.2f}x "
-            f"the posts ({res[('half', s)]['posts']:,} -> {res[('full', s)]['posts']:,})",
-            round(ratio, 2), "x", f"<= {GOAL_SCALING}", bool(ratio <= GOAL_SCALING)))
+        full_s, half_s = res[("full", s)], res[("half", s)]
+        posts = f"{full_s['posts'] / half_s['posts']:.2f}x the posts ({half_s['posts']:,} -> " \
+                f"{full_s['posts']:,})"
+        ratio = full_s["seconds"] / half_s["seconds"]
+        cpu_ratio = full_s["cpu_seconds"] / half_s["cpu_seconds"]
+        figures += [
+            figure(f"{s}: wall time ratio for {posts}", round(ratio, 2), "x",
+                   f"<= {GOAL_SCALING}", bool(ratio <= GOAL_SCALING)),
+            figure(f"{s}: CPU time (user + sys) ratio for {posts}", round(cpu_ratio, 2), "x"),
+            figure(f"{s}: wall time, all runs, full / half world",
+                   f"{full_s['all_seconds']} / {half_s['all_seconds']}", "s"),
+        ]
     peak = max(res[("full", s)]["peak_mb"] for s in SCENARIOS)
     figures += [
         figure("peak memory (data + features, largest scenario)", round(peak, 1), "MB",
@@ -187,6 +211,8 @@ def main() -> None:
                               round(full_load, 1), "s"))
     figures += signal(full)
     figures.append(figure("benchmark process peak memory", round(peak_memory_mb(), 1), "MB"))
+    figures.append(figure("CPU pressure on the machine during the run (PSI some avg300)",
+                          cpu_pressure(), "%"))
     record("features", figures, scale=(
         f"{args.influencers} influencers (and {args.influencers // 2} for scaling), "
         f"{args.brands} brands, 18 months; {args.pairs:,} pairs; best of {args.repeats} "
