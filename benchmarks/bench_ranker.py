@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -105,6 +106,7 @@ def main() -> None:
         brief = parse_briefs(b, ranker.brand_index, ranker.niches)[0]
         filtered.append(len(ranker.candidates(brief)))
     fast_ms, brute_ms = np.array(fast_ms), np.array(brute_ms)
+    load = os.getloadavg()  # other work on the machine inflates every latency
     p95 = float(np.percentile(fast_ms, 95))
     recall = float(np.mean(recalls))
     full = args.influencers >= 100_000
@@ -124,6 +126,7 @@ def main() -> None:
         figure("first-stage R^2 within brands", round(fit["r2_within_brand"], 3), "share"),
         figure("pyfunc load time", round(load_ms / 1000, 2), "s"),
         figure("peak memory", round(peak_memory_mb(), 1), "MB"),
+        figure("load average during the run (5 min)", round(load[1], 2), "processes"),
     ]
     record("ranker", figures, scale=f"{len(ranker.ids)} influencers, {args.briefs} briefs, "
            f"top {args.top_n}, {ranker.model.best_iteration_} trees")

@@ -263,3 +263,16 @@ def test_budget_mode_stays_within_budget_and_counts_unpriced(ranker, ranker_part
     eligible = inf["followers"].between(1_000, 100_000)
     assert out["unpriced_left_out"].iloc[0] == int((eligible & inf["price_per_post"].isna()).sum())
     assert out["expected_conversions"].iloc[0] == pytest.approx(out["score"].sum())
+
+
+def test_concurrent_requests_get_the_same_answers_as_serial_ones(ranker_parts):
+    from concurrent.futures import ThreadPoolExecutor
+
+    fresh = Ranker(ranker_parts["model"], ranker_parts["snapshot_dir"], shortlist_size=30)
+    briefs = [_brief(category=c, brand_country=k) for c in ("food", "beauty", "tech", "pets")
+              for k in ("US", "DE", "FR")] * 3
+    with ThreadPoolExecutor(max_workers=6) as pool:  # the scoring server answers in threads
+        together = list(pool.map(lambda b: fresh.recommend(b, top_n=5), briefs))
+    for brief, got in zip(briefs, together, strict=True):
+        expected = fresh.recommend(brief, top_n=5)
+        assert list(got["influencer_id"]) == list(expected["influencer_id"])

@@ -10,6 +10,7 @@ through a fine lookup grid instead of a binary search.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -63,6 +64,7 @@ class FirstStage:
         self.base = base
         self._context = context
         self._cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
         self._niche_codes, self._niches = pd.factorize(influencer_side["niche"])
         self._country_codes, self._countries = pd.factorize(influencer_side["influencer_country"])
         self._audience = {}  # dim -> ({segment: float32 shares, NaN as 0}, described, rows not)
@@ -159,9 +161,10 @@ class FirstStage:
         b = brand.iloc[0]
         key = (b["category"], None if pd.isna(b["brand_country"]) else b["brand_country"],
                pd.Timestamp(b["as_of"]).value)
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
+        with self._lock:  # the scoring server answers requests in threads
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
         tables = self._tables(brand)
         values, codes = tables["niche_match"]
         part = np.where(values[codes] == 1.0, self.base[1], self.base[0])
@@ -169,9 +172,10 @@ class FirstStage:
             if spec["name"] in tables:  # weigh once per code, then gather
                 values, codes = tables[spec["name"]]
                 part += np.asarray(spec["weights"], np.float32)[bin_index(spec, values)][codes]
-        self._cache[key] = part
-        if len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
+        with self._lock:
+            self._cache[key] = part
+            if len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
         return part
 
     def scores(self, rows: np.ndarray, brand: pd.DataFrame) -> np.ndarray:

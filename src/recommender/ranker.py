@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recommender import config
 from recommender.briefs import Brief, number, parse_as_of, parse_briefs, parse_top_n
 from recommender.budget import select_within_budget
 from recommender.contract import DIMENSIONS
@@ -76,7 +77,8 @@ class Ranker:
 
     # --- briefs --------------------------------------------------------------------------
 
-    def recommend(self, briefs: pd.DataFrame | Mapping[str, Any], top_n: Any = None,
+    def recommend(self, briefs: pd.DataFrame | Mapping[str, Any],
+                  top_n: Any = config.DEFAULT_TOP_N,
                   as_of: Any = None, budget: Any = None, *,
                   exhaustive: bool = False) -> pd.DataFrame:
         """One row per recommendation (see OUTPUT_COLUMNS; BUDGET_COLUMNS too with a budget).
