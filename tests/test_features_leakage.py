@@ -10,7 +10,7 @@ import pytest
 from conftest import TINY_AS_OF
 
 from recommender.features import FEATURE_COLUMNS, build_features, build_training_set
-from recommender.features.timeline import Timeline
+from recommender.features.timeline import Timeline, segment_sums
 from recommender.validate import load_dataset
 
 
@@ -102,3 +102,16 @@ def test_feature_columns_are_unique_and_all_exported(world):
     pairs = _sample_pairs(world, 4, seed=2)
     assert list(build_features(world, pairs).columns) == ["brand_id", "influencer_id", "as_of",
                                                           *FEATURE_COLUMNS]
+
+
+def test_segment_sums_read_only_their_segment_bit_for_bit():
+    rng = np.random.default_rng(3)
+    block = np.append(rng.random(1000).astype(np.float32), 0)[None, :]
+    bounds = [np.array([10, 500]), np.array([15, 520]), np.array([40, 530])]
+    few = segment_sums(block, bounds, dtype=np.float64)  # covers 50 of 1000 rows: compacted
+    wide = [np.array([0, 10, 500]), np.array([900, 15, 520]), np.array([1000, 40, 530])]
+    many = segment_sums(block, wide, dtype=np.float64)[:, 1:]  # covers everything: in place
+    np.testing.assert_array_equal(few, many)
+    expected = [[block[0, 10:15].astype(np.float64).sum(), block[0, 15:40].sum(dtype=np.float64)],
+                [block[0, 500:520].sum(dtype=np.float64), block[0, 520:530].sum(dtype=np.float64)]]
+    np.testing.assert_allclose(few[0], expected, rtol=1e-12)
