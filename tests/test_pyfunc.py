@@ -160,3 +160,9 @@ def test_missing_numbers_are_answered_as_null():
     assert out["price_per_post"].tolist() == [10.0, None]
     assert out["score"].dtype.kind == "f" and frame["price_per_post"].isna().sum() == 1
     assert json.dumps(out.to_dict(orient="records"), allow_nan=False)
+
+
+def test_serve_refuses_a_model_that_does_not_exist(store, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store["tracking_uri"])
+    result = CliRunner().invoke(app, ["serve", "--model", "models:/no-such-model@champion"])
+    assert result.exit_code == 2 and "no-such-model" in result.output

@@ -466,6 +466,9 @@ def serve(
     import os
     import subprocess
 
+    from recommender.pyfunc import check_model
+
+    check_model(model)  # a clear message now rather than the server's trace later
     if host not in LOOPBACK:
         err.print(f"[yellow]warning:[/] listening on {host}: anyone who can reach it can "
                   "query the model", highlight=False)

@@ -143,6 +143,16 @@ def load_conversion_model(model_uri: str) -> ConversionModel:
     return ConversionModel.load(_download(model_uri, MODEL_ARTIFACT))
 
 
+def check_model(model_uri: str) -> None:
+    """Raise UserError unless `model_uri` names a ranker this code can serve (MLmodel only)."""
+    try:
+        info = mlflow.models.get_model_info(model_uri)
+    except (MlflowException, OSError) as exc:
+        raise UserError(f"model {model_uri}: cannot be found ({exc})") from None
+    if "python_function" not in info.flavors:
+        raise UserError(f"model {model_uri}: not an MLflow python_function model")
+
+
 def load_ranker(model_uri: str):
     """The Ranker of a logged ranker, in this process (the same code path as serving)."""
     try:
