@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import mlflow_store
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -70,12 +71,11 @@ class Corruption:
 # ----------------------------------------------------------------------------- base world
 
 
-@dataclass
 class Base:
     """The tiny valid world (and a valid pairs table) as frames and as CSV bytes."""
 
-    frames: dict[str, pd.DataFrame]
-    csv: dict[str, bytes]
+    def __init__(self, frames: dict[str, pd.DataFrame], csv: dict[str, bytes]):
+        self.frames, self.csv = frames, csv
 
     def __repr__(self) -> str:  # hypothesis prints the arguments of a failing example
         return f"Base({WORLD})"
@@ -102,14 +102,22 @@ def store():
     """A fresh SQLite MLflow store as the current tracking and registry URI."""
     import mlflow
 
-    before = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"sqlite:///{tmp}/mlflow.db"
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
-        yield mlflow.MlflowClient(uri, uri)
-    mlflow.set_tracking_uri(before[0])
-    mlflow.set_registry_uri(before[1])
+        with mlflow_store(uri):
+            yield mlflow.MlflowClient(uri, uri)
+
+
+@pytest.fixture(scope="module")
+def model_dir(base: Base, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small ConversionModel fitted on the tiny world, saved as a folder (for `score`)."""
+    from recommender.train import fit, prepare
+
+    data = tmp_path_factory.mktemp("hostile_model")
+    write_folder(base, Corruption("", "none", "csv"), data / "data")
+    model = fit(prepare(data / "data"), params={"num_leaves": 4}, num_boost_round=5,
+                early_stopping_rounds=5)
+    return model.save(data / "model")
 
 
 def _as_text_column(s: pd.Series) -> pd.Series:
@@ -375,6 +383,8 @@ def test_validate_accepts_or_names_the_broken_column(base: Base, c: Corruption, 
 @example(c=Corruption("pairs", "dangling", "csv", "brand_id", "ghost", (0, 1, 2, 3, 4, 5)),
          quarantine=True)
 @example(c=Corruption("pairs", "header_only", "csv"), quarantine=False)
+# regression: an empty collaborations table (valid: not needed to rank) crashed pair history
+@example(c=Corruption("collaborations", "header_only", "csv"), quarantine=False)
 @example(c=Corruption("pairs", "missing_column", "parquet", "influencer_id"), quarantine=False)
 def test_features_writes_everything_or_nothing(base: Base, c: Corruption, quarantine: bool):
     with tempfile.TemporaryDirectory() as tmp:
@@ -392,7 +402,9 @@ def test_features_writes_everything_or_nothing(base: Base, c: Corruption, quaran
             written = pd.read_parquet(target)
             assert {"brand_id", "influencer_id", "as_of"} <= set(written.columns)
             assert set(leftovers(out)) <= {"features.parquet", "features.rejects.csv"}
-            if c.table != "pairs":
+            if quarantine:  # pairs of a quarantined brand or influencer are set aside too
+                assert len(written) <= len(base.frames["pairs"])
+            elif c.table != "pairs":
                 assert len(written) == len(base.frames["pairs"])
 
 
@@ -419,6 +431,27 @@ def test_train_refuses_broken_data_before_logging_anything(base: Base, store, c:
             for r in runs:
                 store.delete_run(r.info.run_id)
             shutil.rmtree(data)
+
+
+@budget(20)
+@given(c=corruptions((*TABLES, "pairs")))
+@example(c=Corruption("pairs", "bad_value", "csv", "influencer_id", "../../etc/passwd", (1,)))
+@example(c=Corruption("pairs", "garbage", "parquet", payload=b"PAR1\x00garbage"))
+def test_score_writes_everything_or_nothing(base: Base, model_dir: Path, c: Corruption):
+    with tempfile.TemporaryDirectory() as tmp:
+        data, out = Path(tmp) / "data", Path(tmp) / "out"
+        paths = write_folder(base, c, data, (*TABLES, "pairs"))
+        pairs = paths.get("pairs", data / "pairs.csv")
+        target = out / "scores.parquet"
+        code, output = run(["score", "--pairs", str(pairs), "--data", str(data), "--model",
+                            str(model_dir), "--out", str(target), "--chunk-size", "4"])
+        assert_clean_outcome(code, output, c, paths, data)
+        if code == 2:
+            assert leftovers(out) == [], output
+        else:
+            scores = pd.read_parquet(target)
+            assert scores["score"].between(0, 1).all()
+            assert leftovers(out) == ["scores.parquet"]
 
 
 # ----------------------------------------------------------------------------- regressions

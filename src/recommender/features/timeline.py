@@ -154,6 +154,8 @@ class Timeline:
     def group_bounds(self, q_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """First and one-past-last sorted row of each query's group (empty for code -1)."""
         q = np.asarray(q_codes, dtype=np.int64)
+        if len(self.offsets) == 1:  # no groups at all (an empty table): every query is empty
+            return np.zeros(len(q), dtype=np.int64), np.zeros(len(q), dtype=np.int64)
         known = q >= 0
         safe = np.where(known, q, 0)
         start = np.where(known, self.offsets[safe], 0)
