@@ -131,17 +131,20 @@ def phrase(feature: str, value: object, contribution: float, row: Mapping[str, o
 
 
 def reasons(contributions: pd.DataFrame, features: pd.DataFrame | Mapping[str, np.ndarray],
-            k: int = N_REASONS) -> list[list[str]]:
+            k: int = N_REASONS, rows: np.ndarray | None = None) -> list[list[str]]:
     """For each row, the `k` strongest contributions (by size, either sign) in words.
 
     `contributions` holds one column per feature (plus `bias`, ignored); `features` the
-    feature values of the same rows, in the same order (a frame or column -> values).
+    feature values (a frame or column -> values) of the same rows in the same order, or,
+    with `rows`, of more rows of which `rows` are those of the contributions.
     """
     names = [c for c in contributions.columns if c != "bias" and c not in BRAND_FEATURES]
     values = contributions[names].to_numpy(np.float64)
     order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :k]
     used = {names[j] for j in np.unique(order)} | ({"niche", "category"} & set(features))
     cols = {c: np.asarray(features[c]) for c in used}
+    if rows is not None:
+        cols = {c: v[rows] for c, v in cols.items()}
     out = []
     for i in range(len(values)):
         row = {c: v[i] for c, v in cols.items()}

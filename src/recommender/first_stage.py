@@ -28,7 +28,7 @@ from recommender.features.timeline import to_ns
 from recommender.shortlist import FORMAT_VERSION, bin_index
 
 GRID = 4096  # cells of the lookup grid between a feature's first and last bin edge
-CACHE_SIZE = 32  # (category, brand country) parts kept: 100,000 float32 each
+CACHE_SIZE = 4096  # (category, brand country, as_of) weight tables kept (a few numbers each)
 
 
 def _grid(spec: Mapping[str, Any]) -> tuple[float, float, np.ndarray] | None:
@@ -63,7 +63,7 @@ class FirstStage:
                     spec["name"]])]
         self.base = base
         self._context = context
-        self._cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._cache: OrderedDict[tuple, tuple[np.ndarray, ...]] = OrderedDict()
         self._lock = threading.Lock()
         self._niche_codes, self._niches = pd.factorize(influencer_side["niche"])
         self._country_codes, self._countries = pd.factorize(influencer_side["influencer_country"])
@@ -156,26 +156,34 @@ class FirstStage:
         return table[cell.astype(np.intp)]
 
     def _code_part(self, brand: pd.DataFrame) -> np.ndarray:
-        """Influencer side + niche and country terms for every catalogue row: depends on the
-        brief only through (category, brand country, as_of), so it is cached."""
+        """Influencer side + niche and country terms for every catalogue row. The terms
+        depend on the brief only through (category, brand country, as_of): their weight per
+        niche and per country code is cached, the catalogue-wide sum is three gathers."""
         b = brand.iloc[0]
-        key = (b["category"], None if pd.isna(b["brand_country"]) else b["brand_country"],
-               pd.Timestamp(b["as_of"]).value)
+        country = None if pd.isna(b["brand_country"]) else b["brand_country"]
+        key = (b["category"], country, pd.Timestamp(b["as_of"]).value)
         with self._lock:  # the scoring server answers requests in threads
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        tables = self._tables(brand)
-        values, codes = tables["niche_match"]
-        part = np.where(values[codes] == 1.0, self.base[1], self.base[0])
-        for spec in self.pair_specs:
-            if spec["name"] in tables:  # weigh once per code, then gather
-                values, codes = tables[spec["name"]]
-                part += np.asarray(spec["weights"], np.float32)[bin_index(spec, values)][codes]
-        with self._lock:
-            self._cache[key] = part
-            if len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
+            cached = self._cache.get(key)
+        if cached is None:
+            tables = self._tables(brand)
+            weights = {}
+            for spec in self.pair_specs:
+                if spec["name"] in tables:  # weigh once per code
+                    values, _ = tables[spec["name"]]
+                    weights[spec["name"]] = np.asarray(spec["weights"], np.float32)[
+                        bin_index(spec, values)]
+            cached = (tables["niche_match"][0] == 1.0,
+                      weights["niche_match"] + weights["niche_category_rate"],
+                      weights["country_match"])
+            with self._lock:
+                self._cache[key] = cached
+                if len(self._cache) > CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        matched, per_niche, per_country = cached
+        niche = self._niche_codes
+        part = np.where(matched[niche], self.base[1], self.base[0])
+        part += per_niche[niche]
+        part += per_country[self._country_codes]
         return part
 
     def scores(self, rows: np.ndarray, brand: pd.DataFrame) -> np.ndarray:
@@ -183,7 +191,7 @@ class FirstStage:
 
         Computed for the whole catalogue, then taken at `rows`: the filters keep most of it.
         """
-        s = self._code_part(brand).copy()
+        s = self._code_part(brand)
         audience = self._audience_features(brand)
         for spec in self.pair_specs:
             if spec["name"] in audience:

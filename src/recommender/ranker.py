@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 SHORTLIST_SIZE = 1_000
 ONLINE_THREADS = 1
 RECENCY_FEATURES = ("days_since_last_post", "days_since_last_collab")
+CATEGORICAL_SIDE = ("platform", "niche", "influencer_country")
 OUTPUT_COLUMNS = ["brief", "brand_id", "rank", "influencer_id", "score", "platform", "niche",
                   "country", "followers", "engagement_rate_90d", "audience_match",
                   "price_per_post", "reasons", "as_of", "snapshot_as_of"]
@@ -48,7 +49,9 @@ class Ranker:
                  shortlist_size: int = SHORTLIST_SIZE) -> None:
         snap = snapshot if isinstance(snapshot, Snapshot) else load_snapshot(snapshot)
         self.model, self.snapshot, self.shortlist_size = model, snap, shortlist_size
-        ds, side = snap.ds, snap.influencer_side
+        ds = snap.ds
+        # small vocabularies as categoricals: per-request takes and comparisons on codes
+        side = snap.influencer_side.astype({c: "category" for c in CATEGORICAL_SIDE})
         self.context = pair_context(ds)
         self.side = side
         inf = ds.influencers
@@ -192,7 +195,7 @@ class Ranker:
                 p: np.ndarray, contrib: pd.DataFrame, when: pd.Timestamp,
                 extra: dict[str, Any]) -> pd.DataFrame:
         def col(name: str) -> np.ndarray:
-            return X[name].to_numpy()[chosen]
+            return np.asarray(X[name].array.take(chosen))
 
         return pd.DataFrame({
             "brief": [brief.label] * len(rows), "brand_id": brief.brand_id,
@@ -201,8 +204,7 @@ class Ranker:
             "country": self.snapshot.ds.influencers["country"].to_numpy(dtype=object)[rows],
             "followers": self.followers[rows], "engagement_rate_90d": col("er_mean_90d"),
             "audience_match": col("audience_match_mean"), "price_per_post": self.price[rows],
-            "reasons": reasons(contrib, {c: col(c) for c in (*contrib.columns[:-1], "niche",
-                                                            "category")}),
+            "reasons": reasons(contrib, X, rows=chosen),
             "as_of": when.isoformat(), "snapshot_as_of": self.as_of.isoformat(), **extra,
         })
 
