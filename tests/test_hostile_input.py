@@ -524,3 +524,19 @@ def test_a_price_too_large_to_compute_with_is_refused_naming_the_column(base: Ba
     assert code == 2
     assert ("influencers.csv: column 'price_per_post': 1 row breaks the rule 'a number below "
             "9e+15'") in flat(output)
+
+
+def test_an_output_path_that_cannot_be_written_gets_a_message_not_a_trace(base: Base):
+    """Regression: `generate --out FILE` and an output under a file ended in a trace."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data, blocker = Path(tmp) / "data", Path(tmp) / "a-file"
+        write_folder(base, Corruption("", "none", "csv"), data, (*TABLES, "pairs"))
+        blocker.write_text("not a folder")
+        code, output = run(["generate", "--out", str(blocker), "--influencers", "10",
+                            "--brands", "2"])
+        assert code == 2 and f"{blocker}: exists and is not a folder" in flat(output)
+        code, output = run(["features", "--data", str(data), "--pairs",
+                            str(data / "pairs.csv"), "--out", str(blocker / "f.parquet")])
+        assert code == 2 and str(blocker) in flat(output)
+        assert blocker.read_text() == "not a folder"
+        assert sorted(p.name for p in Path(tmp).iterdir()) == ["a-file", "data"]

@@ -44,6 +44,14 @@ def friendly_errors(func: F) -> F:
         except (UserError, ReadError) as exc:
             err.print(f"[bold red]error:[/] {exc}", highlight=False)
             raise typer.Exit(2) from None
+        except OSError as exc:  # a path given that cannot be read or written (a file, not a
+            # folder; no permission; a full disk): name it, no trace
+            from rich.markup import escape
+
+            paths = " -> ".join(str(p) for p in (exc.filename, exc.filename2) if p)
+            err.print(f"[bold red]error:[/] {escape(paths or 'file system')}: "
+                      f"{escape(exc.strerror or str(exc))}", highlight=False)
+            raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
 

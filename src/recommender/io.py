@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import re
@@ -112,6 +113,8 @@ def staging_dir(out_dir: Path) -> Iterator[Path]:
     succeeds, the folder becomes `out_dir` (renamed whole if `out_dir` does not exist, else
     its files are renamed into `out_dir` one by one); when it fails, the folder is removed."""
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "exists and is not a folder", str(out_dir))
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale_temps(out_dir)
     stage = Path(tempfile.mkdtemp(prefix=_temp_prefix(out_dir), suffix=".tmp", dir=out_dir.parent))
