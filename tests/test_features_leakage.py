@@ -10,7 +10,7 @@ import pytest
 from conftest import TINY_AS_OF
 
 from recommender.features import FEATURE_COLUMNS, build_features, build_training_set
-from recommender.features.timeline import Timeline, segment_sums
+from recommender.features.timeline import Timeline, covered_rows, segment_sums
 from recommender.validate import load_dataset
 
 
@@ -104,14 +104,18 @@ def test_feature_columns_are_unique_and_all_exported(world):
                                                           *FEATURE_COLUMNS]
 
 
-def test_segment_sums_read_only_their_segment_bit_for_bit():
+def test_segment_sums_over_covered_posts_equal_sums_over_all_posts_bit_for_bit():
     rng = np.random.default_rng(3)
     block = np.append(rng.random(1000).astype(np.float32), 0)[None, :]
     bounds = [np.array([10, 500]), np.array([15, 520]), np.array([40, 530])]
-    few = segment_sums(block, bounds, dtype=np.float64)  # covers 50 of 1000 rows: compacted
-    wide = [np.array([0, 10, 500]), np.array([900, 15, 520]), np.array([1000, 40, 530])]
-    many = segment_sums(block, wide, dtype=np.float64)[:, 1:]  # covers everything: in place
-    np.testing.assert_array_equal(few, many)
-    expected = [[block[0, 10:15].astype(np.float64).sum(), block[0, 15:40].sum(dtype=np.float64)],
+    covered = covered_rows(bounds[0], bounds[-1], limit=500)
+    assert covered.tolist() == list(range(10, 40)) + list(range(500, 530))
+    compact = np.append(block[0, covered], 0)[None, :]
+    local = [np.searchsorted(covered, b) for b in bounds]
+    few = segment_sums(compact, local, dtype=np.float64)
+    every = segment_sums(block, bounds, dtype=np.float64)
+    np.testing.assert_array_equal(few, every)
+    expected = [[block[0, 10:15].sum(dtype=np.float64), block[0, 15:40].sum(dtype=np.float64)],
                 [block[0, 500:520].sum(dtype=np.float64), block[0, 520:530].sum(dtype=np.float64)]]
-    np.testing.assert_allclose(few[0], expected, rtol=1e-12)
+    np.testing.assert_allclose(every[0], expected, rtol=1e-12)
+    assert covered_rows(bounds[0], bounds[-1], limit=60) is None  # too many: use all posts

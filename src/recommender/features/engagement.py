@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -12,6 +12,7 @@ from recommender.features.timeline import (
     DAY_NS,
     Timeline,
     codes_in,
+    covered_rows,
     safe_div,
     segment_sums,
     to_ns,
@@ -36,9 +37,9 @@ ENGAGEMENT_FEATURES = [
 ]
 
 
-# Rows of PostHistory.values (0 where unknown) and PostHistory.flags (int8). Per-post values
-# are stored as float32 (relative precision 6e-8, far below any engagement signal) to halve
-# the memory of 15 million posts; every sum over them accumulates in float64.
+# Rows of the per-post value block (0 where unknown) and of the flag block (int8). Values are
+# float32 (relative precision 6e-8, far below any engagement signal) to halve the memory of
+# 15 million posts; every sum over them accumulates in float64.
 VALUE_DTYPE = np.float32
 ER, ER2, ER_SPONSORED, VIEWS_ER, INTERACTIONS = range(5)
 ER_OK, ER_OK_SPONSORED, VIEWS_OK, SPONSORED = range(4)
@@ -46,54 +47,75 @@ ER_OK, ER_OK_SPONSORED, VIEWS_OK, SPONSORED = range(4)
 
 @dataclass(frozen=True)
 class PostHistory:
-    """Per-post engagement values in (influencer, time) order, one padding column at the end.
-
-    values: ER (likes + comments over followers_at_post, else followers), its square, ER of
-    sponsored posts, views ER, likes + comments. flags: which ERs are known, sponsored posts.
-    """
+    """Posts in (influencer, time) order; per-post values are computed on demand, for the
+    posts some query covers (all of them when scoring a whole catalogue, few of them for a
+    training set)."""
 
     timeline: Timeline
-    values: np.ndarray  # (5, n + 1) VALUE_DTYPE
-    flags: np.ndarray  # (4, n + 1) int8
-    followers_at_post: np.ndarray
+    posts: pd.DataFrame  # the source rows, not copied
+    followers: np.ndarray  # each influencer's follower count, by code
+    _all: dict = field(default_factory=dict, repr=False, compare=False)  # blocks of all posts
+
+    def source(self, rows: np.ndarray | None) -> np.ndarray | slice:
+        """Source positions of sorted posts `rows` (all posts if None)."""
+        if rows is None:
+            return slice(None) if self.timeline.sort_order is None else self.timeline.order
+        return rows if self.timeline.sort_order is None else self.timeline.sort_order[rows]
+
+    def column(self, name: str, rows: np.ndarray | None, dtype: type = np.float64
+               ) -> np.ndarray:
+        """A post column for sorted posts `rows` (all if None)."""
+        return self.posts[name].to_numpy(dtype)[self.source(rows)]
+
+    def blocks(self, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(values, flags) of sorted posts `rows` (all if None), one padding column at the end.
+
+        values: ER (likes + comments over followers_at_post, else followers), its square, ER
+        of sponsored posts, views ER, likes + comments. flags: known ER, known sponsored ER,
+        known views ER, sponsored.
+        """
+        if rows is None and self._all:
+            return self._all["values"], self._all["flags"]
+        n = len(self.timeline) if rows is None else len(rows)
+        values = np.zeros((5, n + 1), dtype=VALUE_DTYPE)
+        flags = np.zeros((4, n + 1), dtype=np.int8)
+        src = self.source(rows)
+        inter = values[INTERACTIONS, :n]
+        np.add(self.posts["likes"].to_numpy()[src], self.posts["comments"].to_numpy()[src],
+               out=inter, casting="unsafe")
+        base = self.column("followers_at_post", rows)
+        missing = np.flatnonzero(~(base > 0))
+        if len(missing):  # followers where followers_at_post is unknown (never the source)
+            base = base.copy()
+            codes = self.timeline.codes[missing if rows is None else rows[missing]]
+            base[missing] = self.followers[codes]
+        _rate(inter, base, values[ER, :n], flags[ER_OK, :n])
+        del base
+        _rate(inter, self.column("views", rows), values[VIEWS_ER, :n], flags[VIEWS_OK, :n])
+        flags[SPONSORED, :n] = self.column("sponsored", rows, bool)
+        np.square(values[ER], out=values[ER2])
+        np.multiply(values[ER], flags[SPONSORED], out=values[ER_SPONSORED])
+        np.multiply(flags[ER_OK], flags[SPONSORED], out=flags[ER_OK_SPONSORED])
+        if rows is None:  # kept: repeated catalogue-wide calls (chunked scoring) reuse it
+            self._all.update(values=values, flags=flags)
+        return values, flags
 
     @property
     def er(self) -> np.ndarray:
-        """Engagement rate per post, NaN where it is unknown."""
+        """Engagement rate of every post in timeline order, NaN where it is unknown."""
+        values, flags = self.blocks(None)
         n = len(self.timeline)
-        return np.where(self.flags[ER_OK, :n] > 0, self.values[ER, :n].astype(np.float64),
-                        np.nan)
+        return np.where(flags[ER_OK, :n] > 0, values[ER, :n].astype(np.float64), np.nan)
 
 
 def post_history(posts: pd.DataFrame, influencers: pd.DataFrame) -> PostHistory:
-    """Sort posts per influencer and compute the per-post values every window sums."""
+    """Put the posts in (influencer, posted_at) order; values are computed per query set."""
     inf_index = pd.Index(influencers["influencer_id"])
     codes = codes_in(posts["influencer_id"], inf_index)
     if len(codes) and (codes < 0).any():
         raise ValueError("posts name an influencer_id that is not in influencers")
     tl = Timeline.build(codes, to_ns(posts["posted_at"]), len(inf_index))
-    n = len(tl)
-    values = np.zeros((5, n + 1), dtype=VALUE_DTYPE)
-    flags = np.zeros((4, n + 1), dtype=np.int8)
-    inter = values[INTERACTIONS, :n]
-    np.add(tl.take(posts["likes"].to_numpy()), tl.take(posts["comments"].to_numpy()), out=inter,
-           casting="unsafe")
-    fap = tl.take(posts["followers_at_post"].to_numpy(np.float64))
-    missing = np.flatnonzero(~(fap > 0))
-    base = fap  # followers where followers_at_post is unknown
-    if len(missing):
-        base = fap.copy()
-        base[missing] = influencers["followers"].to_numpy(np.float64)[tl.codes[missing]]
-    del missing
-    _rate(inter, base, values[ER, :n], flags[ER_OK, :n])
-    del base
-    _rate(inter, tl.take(posts["views"].to_numpy(np.float64)), values[VIEWS_ER, :n],
-          flags[VIEWS_OK, :n])
-    flags[SPONSORED, :n] = tl.take(posts["sponsored"].to_numpy(dtype=bool))
-    np.square(values[ER], out=values[ER2])
-    np.multiply(values[ER], flags[SPONSORED], out=values[ER_SPONSORED])
-    np.multiply(flags[ER_OK], flags[SPONSORED], out=flags[ER_OK_SPONSORED])
-    return PostHistory(tl, values, flags, fap)
+    return PostHistory(tl, posts, influencers["followers"].to_numpy(np.float64))
 
 
 def _rate(num: np.ndarray, den: np.ndarray, out: np.ndarray, known: np.ndarray) -> None:
@@ -101,6 +123,7 @@ def _rate(num: np.ndarray, den: np.ndarray, out: np.ndarray, known: np.ndarray) 
     ok = den > 0
     np.divide(num, den, out=out, where=ok, casting="same_kind")
     known[:] = ok
+
 
 class _Windows:
     """Window sums of the per-post values for queries in (group, as_of) order.
@@ -111,9 +134,9 @@ class _Windows:
 
     SEGMENTS = {"all": (0, 4), "365": (1, 4), "90": (2, 4), "30": (3, 4), "older": (1, 2)}
 
-    def __init__(self, ph: PostHistory, bounds: list[np.ndarray]):
-        self.values = segment_sums(ph.values, bounds, dtype=np.float64)
-        self.flags = segment_sums(ph.flags, bounds, dtype=np.int32)
+    def __init__(self, values: np.ndarray, flags: np.ndarray, bounds: list[np.ndarray]):
+        self.values = segment_sums(values, bounds, dtype=np.float64)
+        self.flags = segment_sums(flags, bounds, dtype=np.int32)
 
     def sums(self, window: str) -> tuple[np.ndarray, np.ndarray]:
         """(value sums, flag counts) of every row over the window, per query."""
@@ -148,15 +171,20 @@ def _sorted_features(ph: PostHistory, codes: np.ndarray, as_of_ns: np.ndarray,
     tl = ph.timeline
     start, end = tl.before(codes, as_of_ns)
     win = {d: tl.first_not_before(start, end, as_of_ns - d * DAY_NS) for d in WINDOWS_DAYS}
-    w = _Windows(ph, [start, win[365], win[90], win[30], end])
+    bounds = [start, win[365], win[90], win[30], end]
+    # Per-post values only for the posts the queries cover, when those are few.
+    covered = covered_rows(start, end, len(tl) // 2)
+    values, flags = ph.blocks(covered)
+    local = bounds if covered is None else [np.searchsorted(covered, b) for b in bounds]
+    w = _Windows(values, flags, local)
     n_posts = end - start
     has = n_posts > 0
     out: dict[str, np.ndarray] = {"n_posts": n_posts.astype(np.int64)}
     for d in WINDOWS_DAYS:
         out[f"er_mean_{d}d"] = w.mean(ER, ER_OK, str(d))
     out["er_mean_all"] = w.mean(ER, ER_OK, "all")
-    out.update(_window_medians(ph.values[ER], ph.flags[ER_OK], start, end, {
-        "er_median_90d": win[90], "er_median_365d": win[365], "er_median_all": start}))
+    out.update(_window_medians(values[ER], flags[ER_OK], local[0], local[-1], {
+        "er_median_90d": local[2], "er_median_365d": local[1], "er_median_all": local[0]}))
     out["er_trend"] = safe_div(out["er_mean_90d"], w.mean(ER, ER_OK, "older"))
     out["er_volatility_365d"] = _coefficient_of_variation(*w.sums("365"))
     out["views_er_90d"] = w.mean(VIEWS_ER, VIEWS_OK, "90")
@@ -164,11 +192,11 @@ def _sorted_features(ph: PostHistory, codes: np.ndarray, as_of_ns: np.ndarray,
     last = np.maximum(end - 1, 0)
     last_time = tl.times[last] if len(tl) else np.zeros(len(end), np.int64)
     out["days_since_last_post"] = np.where(has, (as_of_ns - last_time) / DAY_NS, np.nan)
-    fap_now = np.where(has, ph.followers_at_post[last] if len(tl) else np.nan, np.nan)
+    fap_now = np.where(has, ph.column("followers_at_post", last) if len(tl) else np.nan, np.nan)
     out["followers_as_of"] = np.where(np.isnan(fap_now), followers, fap_now)
     before_window = np.maximum(win[90] - 1, 0)
-    fap_then = np.where(win[90] > start,
-                        ph.followers_at_post[before_window] if len(tl) else np.nan, np.nan)
+    fap_then = np.where(win[90] > start, ph.column("followers_at_post", before_window)
+                        if len(tl) else np.nan, np.nan)
     out["follower_growth_90d"] = safe_div(fap_now, np.where(fap_then > 0, fap_then, np.nan)) - 1
     total, counts = w.sums("all")
     organic = safe_div(total[ER] - total[ER_SPONSORED], counts[ER_OK] - counts[ER_OK_SPONSORED])

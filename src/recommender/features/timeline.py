@@ -202,12 +202,6 @@ def segment_sums(block: np.ndarray, bounds: list[np.ndarray],
     k, m = len(bounds), len(bounds[0])
     if not m:
         return np.zeros((block.shape[0], 0, k - 1), dtype=dtype or block.dtype)
-    covered = _sparse_rows(bounds[0], bounds[-1], block.shape[1] // 2)
-    if covered is not None:  # few queries: sum over the rows they cover only
-        compact = np.zeros((block.shape[0], len(covered) + 1), dtype=block.dtype)
-        compact[:, :-1] = block[:, covered]
-        block = compact
-        bounds = [np.searchsorted(covered, b) for b in bounds]
     idx = np.stack(bounds, axis=1).ravel()
     sums = np.add.reduceat(block, idx, axis=1, dtype=dtype).reshape(block.shape[0], m, k)
     sums = sums[:, :, :-1]  # the last "segment" of each query runs to the next query
@@ -216,7 +210,7 @@ def segment_sums(block: np.ndarray, bounds: list[np.ndarray],
     return sums
 
 
-def _sparse_rows(lo: np.ndarray, hi: np.ndarray, limit: int) -> np.ndarray | None:
+def covered_rows(lo: np.ndarray, hi: np.ndarray, limit: int) -> np.ndarray | None:
     """Sorted rows inside at least one range [lo_i, hi_i) (ranges sorted by lo), or None
     when they number `limit` or more."""
     if not len(lo):
