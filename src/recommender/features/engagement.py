@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,9 @@ WINDOWS_DAYS = (30, 90, 365)
 # whenever the window holds fewer posts, and a fixed-width (vectorisable) gather otherwise.
 MEDIAN_MAX_POSTS = 64
 MEDIAN_CHUNK = 65_536  # queries per gather, bounds memory at CHUNK x MAX_POSTS floats
+# Queries are handled in chunks covering about this many consecutive posts, so that the
+# per-post values of a chunk (~24 MB) stay small and their memory is reused.
+POST_CHUNK = 1 << 20
 
 ENGAGEMENT_FEATURES = [
     "n_posts",
@@ -54,29 +57,23 @@ class PostHistory:
     timeline: Timeline
     posts: pd.DataFrame  # the source rows, not copied
     followers: np.ndarray  # each influencer's follower count, by code
-    _all: dict = field(default_factory=dict, repr=False, compare=False)  # blocks of all posts
 
-    def source(self, rows: np.ndarray | None) -> np.ndarray | slice:
-        """Source positions of sorted posts `rows` (all posts if None)."""
-        if rows is None:
-            return slice(None) if self.timeline.sort_order is None else self.timeline.order
+    def source(self, rows: np.ndarray) -> np.ndarray:
+        """Source positions of sorted posts `rows`."""
         return rows if self.timeline.sort_order is None else self.timeline.sort_order[rows]
 
-    def column(self, name: str, rows: np.ndarray | None, dtype: type = np.float64
-               ) -> np.ndarray:
-        """A post column for sorted posts `rows` (all if None)."""
+    def column(self, name: str, rows: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+        """A post column for sorted posts `rows` (a new array)."""
         return self.posts[name].to_numpy(dtype)[self.source(rows)]
 
-    def blocks(self, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """(values, flags) of sorted posts `rows` (all if None), one padding column at the end.
+    def blocks(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(values, flags) of sorted posts `rows`, one padding column at the end.
 
         values: ER (likes + comments over followers_at_post, else followers), its square, ER
         of sponsored posts, views ER, likes + comments. flags: known ER, known sponsored ER,
         known views ER, sponsored.
         """
-        if rows is None and self._all:
-            return self._all["values"], self._all["flags"]
-        n = len(self.timeline) if rows is None else len(rows)
+        n = len(rows)
         values = np.zeros((5, n + 1), dtype=VALUE_DTYPE)
         flags = np.zeros((4, n + 1), dtype=np.int8)
         src = self.source(rows)
@@ -85,9 +82,8 @@ class PostHistory:
                out=inter, casting="unsafe")
         base = self.column("followers_at_post", rows)
         missing = np.flatnonzero(~(base > 0))
-        if len(missing):  # followers where followers_at_post is unknown (never the source)
-            base = base.copy()
-            codes = self.timeline.codes[missing if rows is None else rows[missing]]
+        if len(missing):  # followers where followers_at_post is unknown
+            codes = self.timeline.codes[rows[missing]]
             base[missing] = self.followers[codes]
         _rate(inter, base, values[ER, :n], flags[ER_OK, :n])
         del base
@@ -96,15 +92,13 @@ class PostHistory:
         np.square(values[ER], out=values[ER2])
         np.multiply(values[ER], flags[SPONSORED], out=values[ER_SPONSORED])
         np.multiply(flags[ER_OK], flags[SPONSORED], out=flags[ER_OK_SPONSORED])
-        if rows is None:  # kept: repeated catalogue-wide calls (chunked scoring) reuse it
-            self._all.update(values=values, flags=flags)
         return values, flags
 
     @property
     def er(self) -> np.ndarray:
         """Engagement rate of every post in timeline order, NaN where it is unknown."""
-        values, flags = self.blocks(None)
         n = len(self.timeline)
+        values, flags = self.blocks(np.arange(n, dtype=np.int64))
         return np.where(flags[ER_OK, :n] > 0, values[ER, :n].astype(np.float64), np.nan)
 
 
@@ -154,28 +148,39 @@ def engagement_features(
     """ENGAGEMENT_FEATURES (plus `mean_interactions_365d`) for (influencer code, as_of) queries.
 
     `followers` is the influencer's static follower count per query: the fallback when no
-    post before as_of carries followers_at_post.
+    post before as_of carries followers_at_post. Queries are handled in (influencer, as_of)
+    order, in chunks that each cover about POST_CHUNK consecutive posts.
     """
     order = np.lexsort((as_of_ns, inf_codes))
-    out = _sorted_features(ph, np.asarray(inf_codes)[order], np.asarray(as_of_ns)[order],
-                           np.asarray(followers, dtype=np.float64)[order])
+    codes = np.asarray(inf_codes)[order]
+    as_of_sorted = np.asarray(as_of_ns)[order]
+    start, end = ph.timeline.before(codes, as_of_sorted)
+    cuts = np.flatnonzero(np.diff(start // POST_CHUNK)) + 1
+    parts = [_sorted_features(ph, start[a:b], end[a:b], as_of_sorted[a:b],
+                              np.asarray(followers, dtype=np.float64)[order[a:b]])
+             for a, b in zip([0, *cuts], [*cuts, len(order)], strict=True)]
     restored = {}
-    for name, values in out.items():
-        restored[name] = np.empty_like(values)
-        restored[name][order] = values
+    for name in parts[0]:
+        restored[name] = np.empty(len(order), dtype=parts[0][name].dtype)
+        restored[name][order] = np.concatenate([p[name] for p in parts])
     return restored
 
 
-def _sorted_features(ph: PostHistory, codes: np.ndarray, as_of_ns: np.ndarray,
+def _sorted_features(ph: PostHistory, start: np.ndarray, end: np.ndarray, as_of_ns: np.ndarray,
                      followers: np.ndarray) -> dict[str, np.ndarray]:
+    """Features of queries sorted by (influencer, as_of) whose posts are [start, end)."""
     tl = ph.timeline
-    start, end = tl.before(codes, as_of_ns)
     win = {d: tl.first_not_before(start, end, as_of_ns - d * DAY_NS) for d in WINDOWS_DAYS}
     bounds = [start, win[365], win[90], win[30], end]
-    # Per-post values only for the posts the queries cover, when those are few.
-    covered = covered_rows(start, end, len(tl) // 2)
+    # Per-post values for the posts these queries cover: a stretch of consecutive posts, or
+    # only the covered ones when they are few (a training set's scattered histories).
+    lo = int(start.min()) if len(start) else 0
+    hi = int(end.max()) if len(end) else 0
+    covered = covered_rows(start, end, (hi - lo) // 2)
+    if covered is None:
+        covered = np.arange(lo, hi, dtype=np.int64)
     values, flags = ph.blocks(covered)
-    local = bounds if covered is None else [np.searchsorted(covered, b) for b in bounds]
+    local = [np.searchsorted(covered, b) for b in bounds]
     w = _Windows(values, flags, local)
     n_posts = end - start
     has = n_posts > 0
