@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 
 DAY_NS = 86_400 * 10**9
+_NS_UTC = pd.DatetimeTZDtype("ns", "UTC")
+_NAT = np.iinfo(np.int64).min  # NaT as int64
 SMALL_VOCABULARY = 64  # up to this many values, encode() compares instead of hashing
 
 
@@ -42,11 +44,18 @@ def codes_in(ids: pd.Series | np.ndarray, index: pd.Index) -> np.ndarray:
 
 
 def to_ns(values: pd.Series | pd.Index | np.ndarray | list) -> np.ndarray:
-    """Timestamps as int64 nanoseconds since the epoch (UTC); naive values are read as UTC."""
-    idx = pd.DatetimeIndex(pd.to_datetime(pd.Index(values), utc=True))
-    if idx.hasnans:
+    """Timestamps as int64 nanoseconds since the epoch (UTC); naive values are read as UTC.
+
+    A nanosecond datetime Series (the validated tables) is viewed, not copied.
+    """
+    if isinstance(values, pd.Series) and values.dtype in (_NS_UTC, np.dtype("M8[ns]")):
+        ns = values.array.asi8
+    else:
+        idx = pd.DatetimeIndex(pd.to_datetime(pd.Index(values), utc=True))
+        ns = (idx if idx.unit == "ns" else idx.as_unit("ns")).asi8
+    if len(ns) and (ns == _NAT).any():
         raise ValueError("a timestamp is missing (NaT) where a point in time is required")
-    return (idx if idx.unit == "ns" else idx.as_unit("ns")).asi8
+    return ns
 
 
 def from_ns(ns: np.ndarray) -> pd.DatetimeIndex:
