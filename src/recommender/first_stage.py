@@ -186,6 +186,12 @@ class FirstStage:
         part += per_country[self._country_codes]
         return part
 
+    def warm(self, brands: pd.DataFrame) -> None:
+        """Fill the cache for the (category, country, as_of) of every row of `brands`."""
+        keys = brands[["category", "brand_country", "as_of"]].astype(str)
+        for i in np.flatnonzero(~keys.duplicated().to_numpy()):
+            self._code_part(brands.iloc[[i]])
+
     def scores(self, rows: np.ndarray, brand: pd.DataFrame) -> np.ndarray:
         """Surrogate logit (up to a per-brief constant) of catalogue `rows` for `brand`.
 

@@ -68,6 +68,8 @@ class Ranker:
         self.history = {b: np.unique(g) for b, g in
                         pd.Series(rows).groupby(c["brand_id"].to_numpy()) if len(g)}
         self.first_stage = FirstStage(snap.shortlist, side, self.context)
+        # first requests for known brands, and for inline ones of their categories, pay no set-up
+        self.first_stage.warm(pd.concat([self.brands, self.brands.assign(brand_country=None)]))
         self.audiences = [
             side[cols].to_numpy(np.float64) for cols in (
                 [c for c in side.columns if c.startswith(f"{AUDIENCE_PREFIX}{d}:")]
