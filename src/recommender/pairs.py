@@ -93,7 +93,7 @@ def fast_pairs(raw: pd.DataFrame, brands: pd.Index, influencers: pd.Index,
         if not isinstance(s.dtype, pd.StringDtype):
             return None
         codes, uniques = pd.factorize(s)
-        if (codes < 0).any() or not uniques.isin(known).all():
+        if (codes < 0).any() or (known.get_indexer(uniques) < 0).any():
             return None
         out[name] = s.astype("str").reset_index(drop=True)
     as_of = _fast_as_of(raw[names["as_of"]] if "as_of" in names else None, len(raw))
