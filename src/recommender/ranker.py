@@ -58,6 +58,7 @@ class Ranker:
         self.ids = pd.Index(inf["influencer_id"])
         self.followers = inf["followers"].to_numpy(np.int64)
         self.price = inf["price_per_post"].to_numpy(np.float64)
+        self.country = inf["country"].to_numpy(dtype=object)
         self.codes = {c: pd.factorize(inf[c]) for c in ("platform", "niche", "country")}
         self.niches = pd.Index(self.codes["niche"][1])
         self.brands = brand_profiles(ds, pd.DataFrame({"brand_id": ds.brands["brand_id"],
@@ -203,7 +204,7 @@ class Ranker:
             "brief": [brief.label] * len(rows), "brand_id": brief.brand_id,
             "rank": np.arange(1, len(rows) + 1), "influencer_id": col("influencer_id"),
             "score": p, "platform": col("platform"), "niche": col("niche"),
-            "country": self.snapshot.ds.influencers["country"].to_numpy(dtype=object)[rows],
+            "country": self.country[rows],
             "followers": self.followers[rows], "engagement_rate_90d": col("er_mean_90d"),
             "audience_match": col("audience_match_mean"), "price_per_post": self.price[rows],
             "reasons": reasons(contrib, X, rows=chosen),
