@@ -97,15 +97,19 @@ def base() -> Base:
     return Base(frames, {name: _csv_bytes(_as_text(df)) for name, df in frames.items()})
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def store():
-    """A fresh SQLite MLflow store as the current tracking and registry URI."""
+    """A fresh SQLite MLflow store as the current tracking and registry URI; its experiments
+    keep their artifacts in the same temporary folder (not ./mlruns)."""
     import mlflow
 
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"sqlite:///{tmp}/mlflow.db"
         with mlflow_store(uri):
-            yield mlflow.MlflowClient(uri, uri)
+            client = mlflow.MlflowClient(uri, uri)
+            for name in ("hostile", "hostile-tune"):
+                client.create_experiment(name, artifact_location=(Path(tmp) / name).as_uri())
+            yield client
 
 
 @pytest.fixture(scope="module")
@@ -467,7 +471,8 @@ def test_tune_refuses_broken_data_before_searching(base: Base, store, c: Corrupt
         assert code == 2
         assert_clean_outcome(code, output, c, paths, data)
         assert leftovers(out) == []
-        assert store.get_experiment_by_name("hostile-tune") is None
+        experiment = store.get_experiment_by_name("hostile-tune").experiment_id
+        assert store.search_runs([experiment]) == []
 
 
 # ----------------------------------------------------------------------------- regressions
