@@ -11,7 +11,6 @@ import pandas as pd
 DAY_NS = 86_400 * 10**9
 _NS_UTC = pd.DatetimeTZDtype("ns", "UTC")
 _NAT = np.iinfo(np.int64).min  # NaT as int64
-SMALL_VOCABULARY = 64  # up to this many values, encode() compares instead of hashing
 
 
 def code_dtype(n_groups: int) -> type:
@@ -64,18 +63,8 @@ def from_ns(ns: np.ndarray) -> pd.DatetimeIndex:
 
 
 def encode(values: pd.Series | np.ndarray, vocab: pd.Index) -> np.ndarray:
-    """Position of each value in `vocab`; -1 where absent or missing.
-
-    A small vocabulary is matched with one vectorised comparison per entry (cheap on Arrow
-    strings) instead of hashing every value.
-    """
-    if len(vocab) > SMALL_VOCABULARY:
-        return vocab.get_indexer(pd.Index(values)).astype(np.int64)
-    series = values if isinstance(values, pd.Series) else pd.Series(values)
-    codes = np.full(len(series), -1, dtype=np.int64)
-    for i, v in enumerate(vocab):
-        codes[(series == v).to_numpy(dtype=bool, na_value=False)] = i
-    return codes
+    """Position of each value in `vocab` (int64); -1 where absent or missing."""
+    return codes_in(values, vocab).astype(np.int64)
 
 
 def same_value(a: pd.Series | np.ndarray, a_rows: np.ndarray, b: pd.Series | np.ndarray,
