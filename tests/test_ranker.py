@@ -211,6 +211,10 @@ def test_phrases_say_what_the_value_is_and_which_way_it_pushed():
     assert phrase("er_mean_90d", 0.0423, 0.2, row) == "high engagement rate over 90 days (4.2%)"
     assert phrase("real_follower_share", float("nan"), 0.1, row) == (
         "real follower share unknown (counts for)")
+    assert phrase("pair_conversion_rate", 0.42, 0.2, {"pair_collab_count": 0.0}) == (
+        "no earlier work with this brand (counts for)")  # the rate is only the prior
+    assert phrase("pair_conversion_rate", 0.5, 0.2, {"pair_collab_count": 2.0}) == (
+        "earlier work with this brand converted (50%)")
 
 
 def test_reasons_are_the_three_largest_contributions_without_brand_features():

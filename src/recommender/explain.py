@@ -108,6 +108,12 @@ BINARY = {
     "country_match": ("based in the brand's country", "based outside the brand's country"),
 }
 
+# rates shrunk toward the global rate: (the count they rest on, what zero of it means)
+NO_RECORD = {
+    "pair_conversion_rate": ("pair_collab_count", "no earlier work with this brand"),
+    "inf_conversion_rate": ("inf_collab_count", "no past collaborations"),
+}
+
 
 def phrase(feature: str, value: object, contribution: float, row: Mapping[str, object]) -> str:
     """One reason: what the feature's value is, and whether it raised or lowered the score."""
@@ -124,6 +130,9 @@ def phrase(feature: str, value: object, contribution: float, row: Mapping[str, o
         return text if same == up else f"{text} (counts {'for' if up else 'against'})"
     if missing:
         return f"{feature.replace('_', ' ')} unknown (counts {'for' if up else 'against'})"
+    if feature in NO_RECORD and row.get(NO_RECORD[feature][0]) == 0:
+        # a shrunk rate without any record is the prior: say so rather than quote it
+        return f"{NO_RECORD[feature][1]} (counts {'for' if up else 'against'})"
     if feature in PHRASES:
         good, bad, fmt = PHRASES[feature]
         return (good if up else bad).format(v=fmt(float(value)), niche=niche, category=category)
@@ -141,7 +150,8 @@ def reasons(contributions: pd.DataFrame, features: pd.DataFrame | Mapping[str, n
     names = [c for c in contributions.columns if c != "bias" and c not in BRAND_FEATURES]
     values = contributions[names].to_numpy(np.float64)
     order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :k]
-    used = {names[j] for j in np.unique(order)} | ({"niche", "category"} & set(features))
+    context = {"niche", "category", *(count for count, _ in NO_RECORD.values())}
+    used = {names[j] for j in np.unique(order)} | (context & set(features))
     cols = {c: np.asarray(features[c]) for c in used}
     if rows is not None:
         cols = {c: v[rows] for c, v in cols.items()}

@@ -39,6 +39,8 @@ def codes_in(ids: pd.Series | np.ndarray, index: pd.Index) -> np.ndarray:
             return np.repeat(index.get_indexer(run_ids).astype(dtype), lengths)
     codes, uniques = pd.factorize(ids)
     found = index.get_indexer(uniques).astype(dtype)
+    if not len(found):  # every id missing (e.g. a brand without a country)
+        return np.full(len(codes), -1, dtype=dtype)
     return np.where(codes >= 0, found[np.maximum(codes, 0)], -1).astype(dtype)
 
 
