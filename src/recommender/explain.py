@@ -52,7 +52,7 @@ PHRASES: dict[str, tuple[str, str, Callable[[float], str]]] = {
     "views_er_90d": ("strong engagement per view ({v})", "weak engagement per view ({v})", _rate),
     "posts_per_week_90d": ("posting rhythm of {v} a week", "posting rhythm of only {v} a week",
                            lambda v: f"{v:.1f}"),
-    "days_since_last_post": ("posted recently ({v} ago)", "last post long ago ({v})", _days),
+    "days_since_last_post": ("posted recently ({v} ago)", "no post for {v}", _days),
     "followers_as_of": ("audience size suits ({v} followers)",
                         "audience size counts against ({v} followers)", _count),
     "follower_growth_90d": ("followers growing ({v} in 90 days)",
