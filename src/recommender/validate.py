@@ -115,32 +115,37 @@ def _empty_rejects() -> pd.DataFrame:
     )
 
 
+def _as_string(s: pd.Series) -> pd.Series:
+    """Cells as written, as a string column; missing stays missing."""
+    return s.astype("string")
+
+
 def _blank_to_na(s: pd.Series) -> pd.Series:
+    """Text trimmed, with blank cells missing; numbers and timestamps pass through."""
     if s.dtype == object or pd.api.types.is_string_dtype(s):
-        stripped = s.astype("object").where(s.isna(), s.astype("object").map(str).str.strip())
-        return stripped.where(stripped != "", None)
+        text = _as_string(s).str.strip()
+        return text.mask(text.eq("").fillna(False))
     return s
 
 
 def _to_id(s: pd.Series) -> pd.Series:
     """Ids as strings, exactly as written; integer Parquet ids become decimal strings."""
     if pd.api.types.is_bool_dtype(s):
-        out = s.astype("object").map(str)
+        out = _as_string(s)
     elif pd.api.types.is_integer_dtype(s):
-        out = s.astype("Int64").astype("object").map(str)
+        out = s.astype("Int64").astype("string")
     elif pd.api.types.is_float_dtype(s):
         integral = s.notna() & np.isfinite(s) & (s == np.round(s))
-        out = s.astype("object").map(str)
-        out[integral] = s[integral].astype("int64").astype("object").map(str)
+        out = _as_string(s)
+        out[integral] = s[integral].astype("int64").astype("string")
     else:
-        out = s.astype("object").map(str)
-    out = out.where(s.notna(), None)
-    out = out.where(out != "", None)
+        out = _as_string(s)
+    out = out.mask(out.eq("").fillna(False))
     return out.astype("str")
 
 
 def _to_text(s: pd.Series, upper: bool = False) -> pd.Series:
-    out = _blank_to_na(s.astype("object").where(s.isna(), s.astype("object").map(str)))
+    out = _blank_to_na(_as_string(s))
     out = out.str.upper() if upper else out.str.lower()
     return out.astype("str")
 
@@ -158,8 +163,7 @@ def _to_number(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 def _to_bool(s: pd.Series, default: bool) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_bool_dtype(s) and not s.isna().any():
         return s.astype(bool), pd.Series(False, index=s.index)
-    text = _blank_to_na(s.astype("object").where(s.isna(), s.astype("object").map(str)))
-    low = text.str.lower()
+    low = _blank_to_na(_as_string(s)).str.lower()
     out = pd.Series(default, index=s.index, dtype=bool)
     out[low.isin(TRUE_WORDS)] = True
     out[low.isin(FALSE_WORDS)] = False
@@ -172,7 +176,7 @@ def _to_timestamp(s: pd.Series) -> tuple[pd.Series, pd.Series]:
         ts = s.dt.tz_localize("UTC") if s.dt.tz is None else s.dt.tz_convert("UTC")
         given = s.notna()
     else:
-        text = _blank_to_na(s.astype("object").where(s.isna(), s.astype("object").map(str)))
+        text = _blank_to_na(_as_string(s))
         given = text.notna()
         ts = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
     in_range = ts.notna() & (ts >= MIN_TIME) & (ts < MAX_TIME)
@@ -192,7 +196,6 @@ class _TableCheck:
     file: str
     raw: pd.DataFrame
     typed: pd.DataFrame
-    row_ids: pd.Series
     problems: list[Problem] = field(default_factory=list)
     bad_rows: list[tuple[str, str, pd.Series]] = field(default_factory=list)  # column, rule, mask
 
@@ -201,23 +204,22 @@ class _TableCheck:
         count = int(mask.sum())
         if count == 0:
             return
-        ids = tuple(self.row_ids[mask].head(MAX_IDS_SHOWN).tolist())
+        ids = tuple(self.labels(mask, MAX_IDS_SHOWN))
         self.problems.append(Problem(self.spec.name, self.file, column, rule, count, ids))
         self.bad_rows.append((column, rule, mask))
 
+    def labels(self, mask: pd.Series, limit: int | None = None) -> list[str]:
+        """How the rows under `mask` are named in messages: their id, else their row number."""
+        positions = np.flatnonzero(mask.to_numpy())[:limit]
+        key = self.spec.columns[0].name
+        ids = (self.raw[key].iloc[positions].tolist()
+               if key in self.raw.columns and self.raw.columns.is_unique
+               else [None] * len(positions))
+        return [f"'{v}'" if v is not None and not pd.isna(v) and str(v).strip() else
+                f"row {p + 1}" for v, p in zip(ids, positions, strict=True)]
+
     def fatal(self, column: str, rule: str) -> None:
         self.problems.append(Problem(self.spec.name, self.file, column, rule, 0, (), fatal=True))
-
-
-def _row_labels(spec: Table, raw: pd.DataFrame) -> pd.Series:
-    """How rows are named in messages: their id, else their row number in the file."""
-    numbers = pd.Series([f"row {i + 1}" for i in range(len(raw))], index=raw.index, dtype=object)
-    key = spec.columns[0].name
-    if key in raw.columns and raw.columns.is_unique:  # a repeated header is reported instead
-        ids = raw[key].astype("object")
-        label = ids.map(lambda v: f"'{v}'")
-        return label.where(ids.notna() & (ids.astype(str).str.strip() != ""), numbers)
-    return numbers
 
 
 def _check_column(check: _TableCheck, col: Column) -> None:
@@ -309,7 +311,7 @@ def _check_table(
 ) -> _TableCheck:
     raw = raw.copy()
     raw.columns = [str(c).strip().lower() for c in raw.columns]
-    check = _TableCheck(spec, file, raw, pd.DataFrame(index=raw.index), _row_labels(spec, raw))
+    check = _TableCheck(spec, file, raw, pd.DataFrame(index=raw.index))
     dup_cols = raw.columns[raw.columns.duplicated()].unique().tolist()
     for c in dup_cols:
         check.fatal(c, "the column appears more than once in the header")
@@ -377,7 +379,7 @@ def _rejects_of(check: _TableCheck) -> pd.DataFrame:
             "table": check.spec.name,
             "file": check.file,
             "row": (rows.index + 1).astype(int),
-            "id": check.row_ids[mask].values,
+            "id": check.labels(mask),
             "column": column,
             "rule": rule,
             "value": rows[column].astype("object").map(str).values
