@@ -175,15 +175,16 @@ def top_k_chunk(scorer: Scorer, block: BrandBlock, num_threads: int | None = Non
                           "influencer_id": np.tile(block.candidates, len(block.brand_ids)),
                           "as_of": block.as_of})
     p, raw = scorer.predict(pairs, num_threads)
-    order = np.arange(n)
-    chosen = np.concatenate([
-        b * n + np.lexsort((order, -raw[b * n:(b + 1) * n], -p[b * n:(b + 1) * n]))[:k]
-        for b in range(len(block.brand_ids))]) if k else np.zeros(0, np.int64)
+    shape = (len(block.brand_ids), n)
+    order = np.broadcast_to(np.arange(n), shape)
+    best = np.lexsort((order, -raw.reshape(shape), -p.reshape(shape)), axis=1)[:, :k]
+    chosen = (best + n * np.arange(shape[0])[:, None]).ravel()
     rows = pairs.iloc[chosen]
-    columns = [pa.array(rows["brand_id"], pa.string()),
-               pa.array(np.tile(np.arange(1, k + 1, dtype=np.int32), len(block.brand_ids))),
-               pa.array(rows["influencer_id"], pa.string()), pa.array(p[chosen], pa.float64()),
-               _keys(rows)[2], *scorer.model_columns(len(rows))]
+    brand, influencer, as_of = _keys(rows)
+    columns = [brand, pa.array(np.tile(np.arange(1, k + 1, dtype=np.int32),
+                                       len(block.brand_ids))),
+               influencer, pa.array(p[chosen], pa.float64()), as_of,
+               *scorer.model_columns(len(rows))]
     return pa.Table.from_arrays(columns, schema=TOP_K_SCHEMA), scorer.predictor.backend
 
 
@@ -367,6 +368,9 @@ def score_all_brands(
     when = ds.latest_timestamp if as_of is None else pd.Timestamp(as_of)
     when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
     candidates = catalogue(ds)
+    if not len(candidates):
+        raise UserError(f"{data_dir}: no influencer has {config.MICRO_MIN_FOLLOWERS:,} to "
+                        f"{config.MICRO_MAX_FOLLOWERS:,} followers: the catalogue is empty")
     brands = ds.brands["brand_id"].to_numpy()
     blocks = brand_blocks(brands, candidates, when, top_k, chunk_size)
     with terminate_as_interrupt(), _progress("ranking brands", len(brands) * min(

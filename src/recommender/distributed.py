@@ -17,11 +17,15 @@ import contextlib
 import logging
 import math
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from recommender.errors import UserError
+
+if TYPE_CHECKING:
+    from recommender.model import ConversionModel
+    from recommender.train import TrainingData
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +82,8 @@ def dask_map(fn: Callable, scorer: Any, chunks: Iterable, *, scheduler: str | No
             yield pending.popleft().result()
 
 
-def rounds_for(data, params: dict[str, Any] | None, seed: int, max_rounds: int
-               ) -> tuple[int, str]:
+def rounds_for(data: TrainingData | None, params: dict[str, Any] | None, seed: int,
+               max_rounds: int) -> tuple[int, str]:
     """How many boosting rounds the distributed fit runs, and where that number comes from."""
     for key in ROUNDS_KEYS:
         if params and key in params:
@@ -90,8 +94,9 @@ def rounds_for(data, params: dict[str, Any] | None, seed: int, max_rounds: int
     return local.best_iteration_, ROUNDS_FROM_LOCAL_FIT
 
 
-def fit_dask(data, params: dict[str, Any] | None = None, seed: int = 0, *,
-             max_rounds: int = 1000, scheduler: str | None = None, workers: int | None = None):
+def fit_dask(data: TrainingData, params: dict[str, Any] | None = None, seed: int = 0, *,
+             max_rounds: int = 1000, scheduler: str | None = None, workers: int | None = None
+             ) -> ConversionModel:
     """A ConversionModel trained with lightgbm.dask on the train window (same features and
     parameters as `recommender.train.fit`), calibrated on the validation window.
 
