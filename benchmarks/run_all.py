@@ -23,13 +23,14 @@ HERE = Path(__file__).resolve().parent
 DOC = HERE.parent / "docs" / "benchmarks.md"
 GOAL_MINUTES = 30.0
 # The stated scale of each benchmark (script name without bench_ and .py -> its arguments),
-# in the order they run: the serving benchmark serves the ranker bench_ranker saves.
+# in the order they run: the serving benchmark serves the ranker bench_ranker saves, rebuilt
+# each time so that both measure the current code (a saved model carries its own code).
 SCALES: dict[str, list[str]] = {
     "generate": ["--influencers", "100000", "--brands", "200"],
     "features": ["--influencers", "100000", "--brands", "200", "--pairs", "1000000",
                  "--repeats", "1"],
     "train": ["--influencers", "5000", "--brands", "200"],
-    "ranker": ["--influencers", "100000", "--briefs", "100", "--top-n", "10"],
+    "ranker": ["--influencers", "100000", "--briefs", "100", "--top-n", "10", "--rebuild"],
     "serve_load": ["--influencers", "100000", "--requests", "600", "--clients", "4"],
     "batch": ["--memory-pairs", "10000000"],
     "dask": ["--pairs", "1000000", "--workers", "2"],
