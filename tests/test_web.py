@@ -147,8 +147,6 @@ def test_budget_shows_the_chosen_set_its_cost_and_expected_conversions(client, w
     assert page.by_id["chosen-count"] == f"{len(expected)} influencers"
 
 
-@pytest.mark.xfail(reason="ranker: a budget that fits no influencer fails in Ranker._output "
-                   "(LightGBM contributions of zero rows); reported to the lead", strict=False)
 def test_a_budget_below_every_price_says_nothing_fits(client, brand):
     resp, page = get(client, f"brand={brand}&top_n=5&budget=0.5")
     assert resp.status_code == 200

@@ -189,6 +189,8 @@ class Ranker:
             extra = {"budget": budget, "total_price": sel.total_price,
                      "expected_conversions": sel.expected_conversions,
                      "unpriced_left_out": unpriced}
+        if not len(chosen):  # nothing fits the budget
+            return pd.DataFrame()
         contrib = pd.DataFrame(self.model.booster_.predict(
             M[chosen], pred_contrib=True, num_threads=ONLINE_THREADS),
             columns=[*self.model.features_, "bias"])
