@@ -117,8 +117,8 @@ class Scorer:
     model: ConversionModel
     ref: ModelRef
     backend: str = "auto"
-    context: Any = field(default=None, repr=False)
-    predictor: TreePredictor = field(default=None, repr=False)
+    context: Any = field(default=None, repr=False)  # PairContext; built from ds if None
+    predictor: TreePredictor | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.context is None:
@@ -135,6 +135,7 @@ class Scorer:
         return apply_calibration(self.model.calibration_, raw), raw
 
     def model_columns(self, n: int) -> list[pa.Array]:
+        """The model_name and model_version columns of `n` output rows."""
         return [pa.repeat(pa.scalar(self.ref.name, pa.string()), n),
                 pa.repeat(pa.scalar(self.ref.version, pa.string()), n)]
 
