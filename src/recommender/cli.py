@@ -516,6 +516,7 @@ def refresh(
     from recommender.errors import UserError
     from recommender.pyfunc import load_conversion_model, log_ranker
     from recommender.registry import Decision, champion_version, register_model
+    from recommender.tracking import start_run
     from recommender.validate import load_dataset
 
     client = mlflow.MlflowClient()
@@ -525,8 +526,7 @@ def refresh(
                         "run `recommender train` first")
     model = load_conversion_model(f"models:/{model_name}/{current.version}")
     ds = load_dataset(data)
-    mlflow.set_experiment(experiment)
-    with mlflow.start_run(run_name=f"refresh-v{current.version}") as run:
+    with start_run(experiment, f"refresh-v{current.version}") as run:
         mlflow.set_tags({"kind": "refresh", "refresh_of_version": current.version})
         mlflow.log_params({"data_dir": str(data), "refresh_of_version": current.version})
         if current.run_id:  # same booster, same measured quality

@@ -18,6 +18,7 @@ from recommender.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, LABEL, b
 from recommender.model import ConversionModel
 from recommender.registry import Decision, champion_version, decide_alias, register_model
 from recommender.split import TimeSplit
+from recommender.tracking import start_run
 from recommender.validate import Dataset, load_dataset
 
 logger = logging.getLogger(__name__)
@@ -201,8 +202,7 @@ def run_training(
     else:
         model = fit(data, params=params, seed=seed, num_boost_round=num_boost_round)
     evaluation = evaluate_window(model, data.train, data.test, data.truth, seed=seed)
-    mlflow.set_experiment(experiment)
-    with mlflow.start_run(run_name=f"train-{data.digest}") as run:
+    with start_run(experiment, f"train-{data.digest}") as run:
         _log_run(model, data, evaluation, run_params)
         from recommender.pyfunc import log_ranker
 

@@ -10,6 +10,7 @@ from typing import Any
 from recommender import config
 from recommender.features import FEATURE_COLUMNS, LABEL
 from recommender.metrics import auc, log_loss
+from recommender.tracking import start_run
 from recommender.train import TrainingData, fit, prepare
 
 logger = logging.getLogger(__name__)
@@ -52,8 +53,7 @@ def run_tuning(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     data = prepare(data_dir)
-    mlflow.set_experiment(experiment)
-    with mlflow.start_run(run_name=f"tune-{data.digest}") as parent:
+    with start_run(experiment, f"tune-{data.digest}") as parent:
         mlflow.log_params({"trials": trials, "seed": seed, "data_digest": data.digest,
                            "objective": "validation log loss (uncalibrated)"})
 
