@@ -18,7 +18,9 @@ def shared_server(tracking_uri: str, store: str):
     `tracking_uri`, started once per session (about 10 s) and stopped at exit."""
     from recommender.loadtest import start_server
 
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
+    # both URIs: an earlier in-process set_registry_uri leaves MLFLOW_REGISTRY_URI in os.environ
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "MLFLOW_REGISTRY_URI": tracking_uri}
+    env.pop("MLFLOW_EXPERIMENT_ID", None)
     log = Path(tempfile.mkdtemp(prefix="serve_")) / "serve.log"
     server = start_server("models:/influencer-ranker@champion", log, env=env, cwd=Path(store))
     atexit.register(server.stop)

@@ -37,8 +37,10 @@ TEMP = re.compile(r"\.(.+)\.(\d+)\..*\.tmp")  # how io.atomic_path / staging_dir
 
 def env_for(store: Path) -> dict[str, str]:
     uri = f"sqlite:///{store}/mlflow.db"
-    return {**os.environ, "MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri,
-            "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri,
+           "OMP_NUM_THREADS": "1"}
+    env.pop("MLFLOW_EXPERIMENT_ID", None)  # left in os.environ by in-process set_experiment
+    return env
 
 
 def run_ok(args: list[str], cwd: Path, env: dict | None = None) -> float:

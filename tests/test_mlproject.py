@@ -17,7 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_mlflow_run_train_entry_point_logs_into_its_run_and_registers(small_world_dir, tmp_path):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     bin_dir = str(Path(sys.executable).parent)
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri,
+           "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    # earlier tests' set_experiment / set_registry_uri leave MLFLOW_* in this process's env
+    env.pop("MLFLOW_EXPERIMENT_ID", None)
     done = subprocess.run(
         [str(Path(bin_dir) / "mlflow"), "run", str(ROOT), "-e", "train", "--env-manager", "local",
          "--experiment-name", "mlproject-test", "-P", f"data={small_world_dir}",
