@@ -39,15 +39,15 @@ LOAD_AT_START = os.getloadavg()[0]
 
 
 def ensure_inputs() -> tuple[Path, Path]:
-    """The demo world and the project's model trained on it (both cached in OUT)."""
+    """The demo world (cached in OUT) and the project's model, trained afresh on it so that
+    the figures follow the current defaults (a few seconds)."""
     from recommender.train import fit, prepare
     from recommender.world import generate_world
 
     world, model_dir = OUT / "world", OUT / "model"
     if not (world / "posts.parquet").exists():
         generate_world(world, **WORLD)
-    if not (model_dir / "booster.txt").exists():
-        fit(prepare(world)).save(model_dir)
+    fit(prepare(world)).save(model_dir)
     return world, model_dir
 
 
