@@ -12,14 +12,19 @@ import pytest
 SMALL_WORLD = {"n_influencers": 2000, "n_brands": 50, "seed": 11}
 
 
+def generated_world(tmp_path_factory: pytest.TempPathFactory, name: str, params: dict) -> Path:
+    """A world from the generator with `params`, in a fresh temporary folder."""
+    from recommender.world import generate_world
+
+    out = tmp_path_factory.mktemp(name)
+    generate_world(out, **params)
+    return out
+
+
 @pytest.fixture(scope="session")
 def small_world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generated world of 2,000 influencers and 50 brands, written once per session."""
-    from recommender.world import generate_world
-
-    out = tmp_path_factory.mktemp("small_world")
-    generate_world(out, **SMALL_WORLD)
-    return out
+    return generated_world(tmp_path_factory, "small_world", SMALL_WORLD)
 
 
 @pytest.fixture(scope="session")
@@ -121,11 +126,7 @@ FEATURE_WORLD = {"n_influencers": 300, "n_brands": 20, "months": 12, "seed": 5}
 @pytest.fixture(scope="session")
 def feature_world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generated world of 300 influencers and 20 brands over 12 months."""
-    from recommender.world import generate_world
-
-    out = tmp_path_factory.mktemp("feature_world")
-    generate_world(out, **FEATURE_WORLD)
-    return out
+    return generated_world(tmp_path_factory, "feature_world", FEATURE_WORLD)
 
 
 # ----------------------------------------------------------------------------- ranker

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from recommender import metrics
-from recommender.baselines import default_baselines
+from recommender.baselines import PROBABILISTIC, default_baselines
 from recommender.errors import UserError
 from recommender.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, LABEL
 from recommender.split import cold_start_mask
@@ -85,9 +85,9 @@ def evaluate_window(
         scores[name] = np.asarray(scorer(train, test), dtype=float)
     rows = {}
     for name, score in scores.items():
-        rows[name] = scorer_metrics(test, score, probabilities=name in ("model",
-                                                                         "logistic_regression"))
-    out = {k: v for k, v in rows["model"].items()}
+        rows[name] = scorer_metrics(test, score,
+                                    probabilities=name == "model" or name in PROBABILISTIC)
+    out = dict(rows["model"])
     for name, values in rows.items():
         if name != "model":
             out.update({f"baseline_{name}_{k}": v for k, v in values.items()})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,13 @@ import pandas as pd
 
 from recommender import config
 from recommender.errors import UserError
-from recommender.evaluation import Evaluation, evaluate_window, has_signal, read_truth
+from recommender.evaluation import (
+    Evaluation,
+    evaluate_window,
+    has_signal,
+    read_truth,
+    scorer_metrics,
+)
 from recommender.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, LABEL, build_training_set
 from recommender.model import ConversionModel
 from recommender.registry import Decision, champion_version, decide_alias, register_model
@@ -49,7 +55,6 @@ class TrainResult:
     run_id: str | None = None
     version: str | None = None
     decision: Decision | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def data_digest(ds: Dataset) -> str:
@@ -116,8 +121,6 @@ def gate(model_name: str, new_metrics: dict[str, float], test: pd.DataFrame,
         missing = [f for f in champion.features_ if f not in test.columns]
         if missing:
             raise UserError(f"its features {missing[:3]} are not computed any more")
-        from recommender.evaluation import scorer_metrics
-
         champ_metrics = scorer_metrics(test, champion.predict_proba(test[champion.features_]),
                                        probabilities=True)
     except UserError as exc:

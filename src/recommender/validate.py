@@ -145,7 +145,7 @@ def _to_id(s: pd.Series) -> pd.Series:
 
 
 def _to_text(s: pd.Series, upper: bool = False) -> pd.Series:
-    out = _blank_to_na(_as_string(s))
+    out = _blank_to_na(_as_string(s))  # a numeric Parquet column is text here too
     out = out.str.upper() if upper else out.str.lower()
     return out.astype("str")
 
