@@ -30,6 +30,7 @@ SCALES: dict[str, list[str]] = {
     "features": ["--influencers", "100000", "--brands", "200", "--pairs", "1000000",
                  "--repeats", "1"],
     "train": ["--influencers", "5000", "--brands", "200"],
+    "quality": ["--influencers", "5000", "--brands", "200", "--seeds", "7", "1", "2"],
     "ranker": ["--influencers", "100000", "--briefs", "100", "--top-n", "10", "--rebuild"],
     "serve_load": ["--influencers", "100000", "--requests", "600", "--clients", "4"],
     "batch": ["--memory-pairs", "10000000"],
