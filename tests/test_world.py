@@ -31,9 +31,23 @@ def test_columns_are_exactly_the_contract_columns(small_world, table: str) -> No
 
 def test_truth_has_one_probability_per_collaboration(small_world) -> None:
     truth, collabs = small_world["truth"], small_world["collaborations"]
-    assert list(truth.columns) == ["collaboration_id", "p_true"]
+    assert list(truth.columns[:2]) == ["collaboration_id", "p_true"]
     assert truth["collaboration_id"].tolist() == collabs["collaboration_id"].tolist()
     assert truth["p_true"].between(0, 1, inclusive="neither").all()
+
+
+def test_truth_terms_add_up_to_the_true_log_odds(small_world) -> None:
+    from recommender.world import params
+
+    truth = small_world["truth"]
+    terms = [c for c in truth.columns if c.startswith("logit_")]
+    assert {"logit_influencer_effect", "logit_brand_effect", "logit_noise"} <= set(terms)
+    logit = np.log(truth["p_true"] / (1 - truth["p_true"]))
+    np.testing.assert_allclose(params.CONV_INTERCEPT + truth[terms].sum(axis=1), logit,
+                               atol=1e-9)
+    # the hidden per-influencer effect is one value per influencer, whatever the booking
+    inf = small_world["collaborations"]["influencer_id"]
+    assert (truth.groupby(inf)["logit_influencer_effect"].nunique() == 1).all()
 
 
 @pytest.mark.parametrize("table,key", [("influencers", "influencer_id"), ("brands", "brand_id"),

@@ -115,7 +115,8 @@ def generate_world(out_dir: Path, n_influencers: int = 5000, n_brands: int = 200
                 "conversions": collabs["conversions"],
             }),
             "truth": pd.DataFrame({"collaboration_id": collab_ids,
-                                   "p_true": collabs["p_true"].astype(np.float64)}),
+                                   "p_true": collabs["p_true"].astype(np.float64)}
+                                  | {k: v for k, v in collabs.items() if k.startswith("logit_")}),
         }
         bar.advance(task)
         frames["posts"] = _posts_frame(rngs[3], w, collabs, inf_ids, brand_ids)

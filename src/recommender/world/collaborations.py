@@ -95,19 +95,20 @@ def _outcomes(rng: np.random.Generator, w: World, inf: np.ndarray, brand: np.nda
     fee = np.round(pop.price[inf] * np.exp(rng.normal(0.0, 0.15, n))
                    * (f_t / pop.followers[inf]) ** 0.6, 2)
     overprice = np.log(np.maximum(fee, 1.0) / price_curve(log_f, pop.platform[inf]))
-    logit = (
-        P.CONV_INTERCEPT
-        + P.CONV_FIT * w.fit[pop.niche[inf], brands.category[brand]]
-        + P.CONV_AUDIENCE * (audience_match(pop.audience, brands.target, inf, brand)
-                             - P.CONV_AUDIENCE_CENTRE)
-        + P.CONV_QUALITY * (pop.real_share[inf] - P.CONV_QUALITY_CENTRE)
-        + P.CONV_ENGAGEMENT * latent_engagement(pop, w.clock, inf, t)
-        + pop.persuasion[inf]
-        + brands.baseline[brand]
-        + P.CONV_OVERPRICE * overprice
-        + P.CONV_SIZE_CURVE * (log_f - P.CONV_SIZE_PEAK_LOG10) ** 2
-        + rng.normal(0.0, P.CONV_NOISE_SIGMA, n)
-    )
+    # each term of the true log-odds, kept for truth.parquet (research on what is learnable)
+    terms = {
+        "fit": P.CONV_FIT * w.fit[pop.niche[inf], brands.category[brand]],
+        "audience": P.CONV_AUDIENCE * (audience_match(pop.audience, brands.target, inf, brand)
+                                       - P.CONV_AUDIENCE_CENTRE),
+        "quality": P.CONV_QUALITY * (pop.real_share[inf] - P.CONV_QUALITY_CENTRE),
+        "engagement": P.CONV_ENGAGEMENT * latent_engagement(pop, w.clock, inf, t),
+        "influencer_effect": pop.persuasion[inf],
+        "brand_effect": brands.baseline[brand],
+        "overprice": P.CONV_OVERPRICE * overprice,
+        "size": P.CONV_SIZE_CURVE * (log_f - P.CONV_SIZE_PEAK_LOG10) ** 2,
+        "noise": rng.normal(0.0, P.CONV_NOISE_SIGMA, n),
+    }
+    logit = sum(terms.values(), P.CONV_INTERCEPT)  # same order of additions as written
     p_true = 1.0 / (1.0 + np.exp(-logit))
     converted = rng.uniform(size=n) < p_true
     mean_extra = (P.EXTRA_CONVERSIONS_MEAN * (f_t / 1e4) ** 0.25
@@ -120,17 +121,15 @@ def _outcomes(rng: np.random.Generator, w: World, inf: np.ndarray, brand: np.nda
     return {
         "fee": fee, "p_true": p_true, "converted": converted,
         "conversions": conversions, "clicks": np.maximum(clicks, conversions).astype(np.int64),
-    }
+    } | {f"logit_{name}": value for name, value in terms.items()}
 
 
 def simulate_collaborations(rng: np.random.Generator, w: World) -> dict[str, np.ndarray]:
     """Month by month: brands book past partners or new influencers; outcomes are drawn.
 
     Returns arrays sorted by start time: influencer, brand, started_at (seconds), fee,
-    p_true, converted, conversions, clicks.
+    p_true, converted, conversions, clicks and the terms of the true log-odds (`logit_*`).
     """
-    keys = ("influencer", "brand", "started_at", "fee", "p_true", "converted", "conversions",
-            "clicks")
     hist: dict[str, np.ndarray] = {
         "influencer": np.zeros(0, np.int64), "brand": np.zeros(0, np.int64),
         "converted": np.zeros(0, bool),
@@ -155,6 +154,6 @@ def simulate_collaborations(rng: np.random.Generator, w: World) -> dict[str, np.
                                                                                brand, t)
         parts.append(out)
         hist = {k: np.concatenate([hist[k], out[k]]) for k in hist}
-    merged = {k: np.concatenate([p[k] for p in parts]) for k in keys}
+    merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     order = np.lexsort((merged["brand"], merged["influencer"], merged["started_at"]))
     return {k: v[order] for k, v in merged.items()}
