@@ -1,0 +1,109 @@
+"""Shared by every command: the Typer app, consoles, options and the user-error handler."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Match brands with micro-influencers: calibrated conversion probabilities, explained.",
+)
+out = Console()
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable)
+
+
+def friendly_errors(func: F) -> F:
+    """Turn the errors a user can fix into a one-line message and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from recommender.errors import UserError
+        from recommender.io import ReadError
+        from recommender.validate import ValidationError
+
+        try:
+            return func(*args, **kwargs)
+        except ValidationError as exc:
+            err.print("[bold red]invalid data:[/]", highlight=False)
+            for problem in exc.problems:
+                err.print(f"  {problem.message()}", highlight=False, markup=False)
+            raise typer.Exit(2) from None
+        except (UserError, ReadError) as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+        except OSError as exc:  # a path given that cannot be read or written (a file, not a
+            # folder; no permission; a full disk): name it, no trace
+            from rich.markup import escape
+
+            paths = " -> ".join(str(p) for p in (exc.filename, exc.filename2) if p)
+            err.print(f"[bold red]error:[/] {escape(paths or 'file system')}: "
+                      f"{escape(exc.strerror or str(exc))}", highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False):
+    """Recommender commands. Example: recommender generate --out data/raw && recommender
+    validate --data data/raw"""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not verbose:  # MLflow and alembic announce every database migration at INFO
+        for name in ("mlflow", "alembic"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+DataOpt = Annotated[Path, typer.Option("--data", help="Folder of contract tables (CSV/Parquet).")]
+OnInvalidOpt = Annotated[
+    str,
+    typer.Option("--on-invalid", help="fail: stop on any broken rule; quarantine: set offending "
+                 "rows aside in a rejects file and go on."),
+]
+
+
+def check_on_invalid(value: str) -> str:
+    from recommender.errors import UserError
+
+    if value not in ("fail", "quarantine"):
+        raise UserError(f"--on-invalid must be 'fail' or 'quarantine', not '{value}'")
+    return value
+
+
+EngineOpt = Annotated[str, typer.Option(help="local: this process; dask: a Dask cluster "
+                                        "(--scheduler or --workers).")]
+SchedulerOpt = Annotated[str | None, typer.Option(help="Address of an existing Dask scheduler, "
+                                                  "e.g. tcp://scheduler-host:8786 "
+                                                  "(--engine dask).")]
+WorkersOpt = Annotated[int | None, typer.Option(min=1, help="Start a local Dask cluster of N "
+                                                "worker processes (--engine dask).")]
+
+
+def check_engine(engine: str, scheduler: str | None, workers: int | None) -> None:
+    from recommender.batch import check_engine as check
+
+    check(engine, scheduler, workers)
+
+
+ModelOpt = Annotated[str, typer.Option("--model", help="MLflow model URI of the ranker.")]
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def warn_unless_loopback(host: str, what: str) -> None:
+    """A warning on stderr when `host` is reachable from other machines."""
+    if host not in LOOPBACK:
+        err.print(f"[yellow]warning:[/] listening on {host}: anyone who can reach it can "
+                  f"{what}", highlight=False)

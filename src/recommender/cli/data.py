@@ -1,0 +1,103 @@
+"""Commands on data folders: validate, generate, features."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from recommender import config
+from recommender.cli.common import (
+    DataOpt,
+    OnInvalidOpt,
+    app,
+    check_on_invalid,
+    friendly_errors,
+    out,
+)
+
+
+@app.command()
+@friendly_errors
+def validate(
+    data: DataOpt = config.RAW_DIR,
+    on_invalid: OnInvalidOpt = "fail",
+    rejects: Annotated[Path, typer.Option(help="Rejects file (quarantine mode).")] = Path(
+        "data/interim/rejects.csv"
+    ),
+) -> None:
+    """Check a data folder against the data contract and summarise it.
+
+    Example: recommender validate --data data/raw --on-invalid quarantine
+    """
+    from recommender.io import write_csv_atomic
+    from recommender.validate import load_dataset
+
+    ds = load_dataset(data, on_invalid=check_on_invalid(on_invalid))
+    table = Table(title=f"Data in {data}")
+    table.add_column("table")
+    table.add_column("file")
+    table.add_column("rows", justify="right")
+    for name, rows in ds.row_counts().items():
+        table.add_row(name, ds.files.get(name, "(absent)"), f"{rows:,}")
+    out.print(table)
+    first, last = ds.earliest_timestamp, ds.latest_timestamp
+    out.print(f"time span: {first} to {last}")
+    for w in ds.warnings:
+        out.print(f"[yellow]warning:[/] {w}", highlight=False)
+    if len(ds.rejects):
+        write_csv_atomic(ds.rejects, rejects)
+        counts = ds.rejects.groupby("table").size()
+        shown = ", ".join(f"{t}: {n}" for t, n in counts.items())
+        out.print(f"[yellow]quarantined[/] {len(ds.rejects)} broken rules ({shown}); "
+                  f"rows written to {rejects}")
+    out.print("[green]valid[/]")
+
+
+@app.command()
+@friendly_errors
+def generate(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the world into.")] = (
+        config.RAW_DIR
+    ),
+    influencers: Annotated[int, typer.Option(min=10)] = config.DEFAULT_INFLUENCERS,
+    brands: Annotated[int, typer.Option(min=2)] = config.DEFAULT_BRANDS,
+    months: Annotated[int, typer.Option(min=2)] = config.DEFAULT_MONTHS,
+    seed: int = config.DEFAULT_SEED,
+) -> None:
+    """Generate a synthetic world in the data contract, with truth.parquet (the true odds).
+
+    Example: recommender generate --out data/raw --influencers 5000 --brands 200 --seed 7
+    """
+    from recommender.progress import progress_enabled
+    from recommender.world import generate_world
+
+    paths = generate_world(out_dir, n_influencers=influencers, n_brands=brands, months=months,
+                           seed=seed, progress=progress_enabled())
+    out.print(f"wrote {len(paths)} tables to {out_dir}")
+
+
+@app.command()
+@friendly_errors
+def features(
+    data: DataOpt = config.RAW_DIR,
+    pairs: Annotated[Path, typer.Option(help="Pairs file: brand_id, influencer_id[, as_of].")] = (
+        Path("pairs.csv")
+    ),
+    out_file: Annotated[Path, typer.Option("--out", help="Parquet file to write.")] = (
+        config.PROCESSED_DIR / "features.parquet"
+    ),
+    on_invalid: OnInvalidOpt = "fail",
+) -> None:
+    """Write the point-in-time features of brand-influencer pairs to Parquet.
+
+    Each pair's features use only data strictly before its as_of (default: the latest
+    timestamp in the data). Example:
+    recommender features --data data/raw --pairs pairs.csv --out data/processed/features.parquet
+    """
+    from recommender.features import export_features
+
+    n = export_features(data, pairs, out_file, on_invalid=check_on_invalid(on_invalid))
+    out.print(f"wrote features of {n:,} pairs to {out_file}")

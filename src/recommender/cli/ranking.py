@@ -1,0 +1,165 @@
+"""Commands for campaign planners: recommend (in this process) and ui (the web page)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from recommender import config
+from recommender.cli.common import ModelOpt, app, friendly_errors, out, warn_unless_loopback
+
+
+def _shares(option: str, text: str | None) -> dict[str, float] | None:
+    """'18-24=0.6,25-34=0.4' -> {'18-24': 0.6, '25-34': 0.4}."""
+    from recommender.errors import UserError
+
+    if text is None:
+        return None
+    shares = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        segment, sep, value = part.partition("=")
+        try:
+            shares[segment.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not segment.strip():
+            raise UserError(f"{option} {text!r}: write segment=share pairs, e.g. "
+                            "18-24=0.6,25-34=0.4")
+    return shares
+
+
+def _print_recommendations(result, fmt: str) -> None:
+    import json
+
+    if fmt == "csv":
+        flat = result.assign(reasons=result["reasons"].map(" | ".join))
+        sys.stdout.write(flat.to_csv(index=False))
+        return
+    if fmt == "json":
+        records = result.to_dict(orient="records")
+        sys.stdout.write(json.dumps(records, indent=1, default=str) + "\n")
+        return
+    if result.empty:
+        out.print("no influencer matches the brief's filters")
+        return
+    first = result.iloc[0]
+    from rich import box
+
+    table = Table(title=f"Influencers for {first['brand_id'] or 'the brand described'}",
+                  caption=f"as of {first['as_of']} (snapshot {first['snapshot_as_of']})",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for name in ("#", "influencer", "platform", "niche", "followers", "ER 90d", "match",
+                 "price", "P(conv)"):
+        table.add_column(name, justify="left" if name in ("influencer", "platform", "niche")
+                         else "right", no_wrap=True)
+
+    def pct(v: float) -> str:
+        return "" if v != v else f"{v:.1%}"
+
+    for r in result.itertuples(index=False):
+        table.add_row(str(r.rank), r.influencer_id, r.platform, r.niche, f"{r.followers:,}",
+                      pct(r.engagement_rate_90d), pct(r.audience_match),
+                      "" if r.price_per_post != r.price_per_post else f"${r.price_per_post:,.0f}",
+                      f"{r.score:.1%}")
+    out.print(table)
+    out.print("[bold]why[/]")
+    for r in result.itertuples(index=False):
+        out.print(f"  {r.rank}. {r.influencer_id}: " + "; ".join(r.reasons), highlight=False)
+    if "budget" in result:
+        out.print(f"budget ${first['budget']:,.0f}: {len(result)} influencers for "
+                  f"${first['total_price']:,.0f}, {first['expected_conversions']:.2f} expected "
+                  f"converting collaborations; {first['unpriced_left_out']} without a price "
+                  "left out", highlight=False)
+
+
+@app.command()
+@friendly_errors
+def recommend(
+    brand: Annotated[str | None, typer.Option(help="brand_id of a brand in the data (or the "
+                                              "name of one described with --category).")] = None,
+    category: Annotated[str | None, typer.Option(help="Describe a brand that is not in the "
+                                                 "data: its product category.")] = None,
+    brand_country: Annotated[str | None, typer.Option(help="Its main market (ISO code).")] = None,
+    target_age: Annotated[str | None, typer.Option(help="Its target ages, e.g. "
+                                                   "18-24=0.6,25-34=0.4")] = None,
+    target_gender: Annotated[str | None, typer.Option(help="e.g. female=0.7,male=0.3")] = None,
+    target_country: Annotated[str | None, typer.Option(help="e.g. US=0.8,CA=0.2")] = None,
+    platform: Annotated[str | None, typer.Option(help="instagram, tiktok or youtube.")] = None,
+    country: Annotated[str | None, typer.Option(help="Influencer country (ISO code).")] = None,
+    min_followers: Annotated[int | None, typer.Option(help="Default 1,000.")] = None,
+    max_followers: Annotated[int | None, typer.Option(help="Default 100,000.")] = None,
+    max_price: Annotated[float | None, typer.Option(help="Highest price per post (USD).")] = None,
+    niche: Annotated[str | None, typer.Option(help="Influencer niche.")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="Influencer id to leave out "
+                                                      "(repeatable).")] = None,
+    top_n: Annotated[int, typer.Option(help="How many (at most 1,000).")] = config.DEFAULT_TOP_N,
+    budget: Annotated[float | None, typer.Option(help="Total budget (USD): choose a set whose "
+                                                 "prices fit it.")] = None,
+    as_of: Annotated[str | None, typer.Option(help="ISO timestamp; default: the snapshot's.")
+                     ] = None,
+    model: ModelOpt = config.DEFAULT_MODEL_URI,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+) -> None:
+    """Rank influencers for one brief with the registered ranker, in this process.
+
+    Example: recommender recommend --brand b007 --platform instagram --top-n 5
+    Inline brand: recommender recommend --category fitness --target-age 18-24=0.6,25-34=0.4
+    --budget 2000 --format json
+    """
+    from recommender.errors import UserError
+    from recommender.pyfunc import load_ranker
+    from recommender.ranker import brief_frame
+
+    if fmt not in ("table", "csv", "json"):
+        raise UserError(f"--format {fmt!r}: must be table, csv or json")
+    brief = brief_frame(
+        brand_id=brand, category=category, brand_country=brand_country,
+        target_age=_shares("--target-age", target_age),
+        target_gender=_shares("--target-gender", target_gender),
+        target_country=_shares("--target-country", target_country), platform=platform,
+        country=country, min_followers=min_followers, max_followers=max_followers,
+        max_price=max_price, niche=niche, exclude_influencer_ids=exclude or None)
+    ranker = load_ranker(model)
+    _print_recommendations(ranker.recommend(brief, top_n=top_n, as_of=as_of, budget=budget),
+                           fmt)
+
+
+@app.command()
+@friendly_errors
+def ui(
+    model: Annotated[str, typer.Option(help="MLflow model URI of the ranker.")] = (
+        config.DEFAULT_MODEL_URI
+    ),
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default; the "
+                                      "page has no login).")] = config.DEFAULT_HOST,
+    port: Annotated[int, typer.Option(min=0, max=65535)] = config.DEFAULT_UI_PORT,
+    data: Annotated[Path, typer.Option("--data", help="Data folder whose posts draw the "
+                                       "weekly engagement sparklines (skipped if absent).")] = (
+        config.RAW_DIR
+    ),
+) -> None:
+    """Serve the planner's web page: a brief in, an explained shortlist out.
+
+    Pick a brand (or describe one), filter, get an explained, optionally budgeted shortlist,
+    export it as CSV. Example:
+    recommender ui --model models:/influencer-ranker@champion --port 8080
+    """
+    from recommender.web.app import app_for_model, listen, make_page_server
+
+    warn_unless_loopback(host, "use the page (it has no login)")
+    sock = listen(host, port)
+    out.print(f"loading {model} ...", highlight=False)
+    page = app_for_model(model, data if data.is_dir() else None)
+    server = make_page_server(page, sock)
+    out.print(f"planner page on [bold]http://{host}:{server.port}/[/] (Ctrl+C stops it)",
+              highlight=False)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        out.print("stopped")
+    finally:
+        server.server_close()

@@ -1,0 +1,37 @@
+"""The command line: every command is listed, in data-flow order, with help and an example."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from recommender.cli import app
+
+COMMANDS = ["validate", "generate", "features", "train", "tune", "recommend", "ui", "serve",
+            "refresh", "score"]
+
+
+def test_commands_are_listed_in_data_flow_order():
+    result = CliRunner().invoke(app, ["--help"], terminal_width=200)
+    assert result.exit_code == 0
+    positions = [result.output.find(f"│ {name} ") for name in COMMANDS]
+    assert all(p >= 0 for p in positions), dict(zip(COMMANDS, positions, strict=True))
+    assert positions == sorted(positions)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_an_example(command):
+    result = CliRunner().invoke(app, [command, "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    assert "Example" in result.output
+    assert f"recommender {command}" in result.output
+
+
+def test_module_entry_point_runs_the_same_app():
+    done = subprocess.run([sys.executable, "-m", "recommender.cli", "--help"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    assert "score" in done.stdout and "Usage" in done.stdout
