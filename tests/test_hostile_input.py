@@ -419,6 +419,9 @@ def test_features_writes_everything_or_nothing(base: Base, c: Corruption, quaran
 # regression: a finite but huge price overflowed the baselines' scaler (a trace, no message)
 @example(c=Corruption("influencers", "bad_value", "csv", "price_per_post", 1.7976931348623157e308,
                       (7,)))
+# regression: a Parquet started_at of 0 is 1970-01-01, a valid instant that leaves the
+# validation window empty; the message named neither the file nor the column
+@example(c=Corruption("collaborations", "bad_value", "parquet", "started_at", 0.0, (1,)))
 def test_train_refuses_broken_data_before_logging_anything(base: Base, store, c: Corruption):
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"

@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from recommender import config
+from recommender.dataset import Dataset
 from recommender.errors import UserError
 from recommender.features import build_features, pair_context
 from recommender.features.assemble import with_post_history
@@ -32,7 +33,7 @@ from recommender.inference import TreePredictor
 from recommender.io import atomic_path, write_csv_atomic
 from recommender.model import SMALL_BATCH, ConversionModel, apply_calibration
 from recommender.pairs import iter_pair_chunks
-from recommender.validate import Dataset, OnInvalid, load_dataset, rejects_path_for
+from recommender.validate import OnInvalid, load_dataset, rejects_path_for
 
 logger = logging.getLogger(__name__)
 

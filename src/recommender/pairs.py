@@ -15,17 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from recommender.coerce import MAX_TIME, MIN_TIME
+from recommender.dataset import Dataset, Problem, ValidationError
 from recommender.io import ReadError
-from recommender.validate import (
-    MAX_IDS_SHOWN,
-    MAX_TIME,
-    MIN_TIME,
-    Dataset,
-    OnInvalid,
-    Problem,
-    ValidationError,
-    validate_pairs,
-)
+from recommender.validate import MAX_IDS_SHOWN, OnInvalid, validate_pairs
 
 logger = logging.getLogger(__name__)
 

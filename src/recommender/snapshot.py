@@ -21,11 +21,11 @@ from typing import Any
 
 import pandas as pd
 
+from recommender.dataset import Dataset
 from recommender.errors import UserError
 from recommender.features import brand_profiles, influencer_features, pair_context
 from recommender.io import atomic_path, write_parquet_atomic
 from recommender.shortlist import fit_shortlist, inline_twins, sample_pairs
-from recommender.validate import Dataset
 
 logger = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from recommender import config
+from recommender.dataset import Dataset
 from recommender.errors import UserError
 from recommender.evaluation import (
     Evaluation,
@@ -25,7 +26,7 @@ from recommender.model import ConversionModel
 from recommender.registry import Decision, champion_version, decide_alias, register_model
 from recommender.split import TimeSplit
 from recommender.tracking import start_run
-from recommender.validate import Dataset, load_dataset
+from recommender.validate import load_dataset
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +80,9 @@ def prepare(data_dir: Path, train_share: float = 0.65, valid_share: float = 0.15
     rows = build_training_set(ds)
     try:
         split = TimeSplit.from_frame(rows, "as_of", train_share, valid_share)
-    except ValueError as exc:
-        raise UserError(f"{data_dir}: {exc}") from exc
+    except ValueError as exc:  # the training rows' as_of is each collaboration's started_at
+        where = ds.files.get("collaborations", str(data_dir))
+        raise UserError(f"{where}: column 'started_at' cannot be split in time: {exc}") from exc
     train, valid, test = split.split(rows)
     for name, part in (("train", train), ("validation", valid), ("test", test)):
         if len(part) < MIN_ROWS_PER_WINDOW or part[LABEL].nunique() < 2:

@@ -11,178 +11,19 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from recommender import contract
+from recommender import coerce, contract
 from recommender.contract import Column, Table
+from recommender.dataset import VALIDATION_ORDER, Dataset, Problem, ValidationError, empty_rejects
 from recommender.io import ReadError, find_table_file, read_raw
 
 logger = logging.getLogger(__name__)
 
 OnInvalid = Literal["fail", "quarantine"]
 MAX_IDS_SHOWN = 5
-# Timestamps outside this window are typos (year 20245) rather than data.
-MIN_TIME = pd.Timestamp("1970-01-01", tz="UTC")
-MAX_TIME = pd.Timestamp("2200-01-01", tz="UTC")
 INT_LIMIT = 2**53  # numbers beyond this are not counts or prices, and lose precision as floats
-TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
-FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
-VALIDATION_ORDER = (
-    "influencers", "brands", "audience", "posts", "brand_audience", "collaborations",
-)
 
-
-@dataclass(frozen=True)
-class Problem:
-    """One broken rule: which file, column and rule, how many rows, which ids."""
-
-    table: str
-    file: str
-    column: str
-    rule: str
-    count: int
-    first_ids: tuple[str, ...] = ()
-    fatal: bool = False  # the table cannot be used at all (missing column, unreadable, empty)
-
-    def message(self) -> str:
-        where = f"{self.file}: column '{self.column}'" if self.column else self.file
-        if self.fatal:
-            return f"{where}: {self.rule}"
-        ids = ", ".join(self.first_ids)
-        rows = "row breaks" if self.count == 1 else "rows break"
-        return f"{where}: {self.count} {rows} the rule '{self.rule}' (first: {ids})"
-
-
-class ValidationError(ValueError):
-    """Data that breaks the contract; `problems` lists every broken rule."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("\n".join(p.message() for p in problems))
-
-
-@dataclass
-class Dataset:
-    """The validated, typed tables of one data folder."""
-
-    influencers: pd.DataFrame
-    posts: pd.DataFrame
-    brands: pd.DataFrame
-    audience: pd.DataFrame
-    brand_audience: pd.DataFrame
-    collaborations: pd.DataFrame
-    present: dict[str, frozenset[str]] = field(default_factory=dict)
-    files: dict[str, str] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    rejects: pd.DataFrame = field(default_factory=lambda: _empty_rejects())
-    source: Path | None = None
-
-    def table(self, name: str) -> pd.DataFrame:
-        return getattr(self, name)
-
-    def has_table(self, name: str) -> bool:
-        """True when the table was present in the source (possibly with zero rows)."""
-        return name in self.present
-
-    def has_column(self, table: str, column: str) -> bool:
-        """True when the column was present in the source table."""
-        return column in self.present.get(table, frozenset())
-
-    @property
-    def latest_timestamp(self) -> pd.Timestamp:
-        """The latest instant in the data: the default `as_of`."""
-        stamps = [self.posts["posted_at"].max(), self.collaborations["started_at"].max()]
-        stamps = [s for s in stamps if pd.notna(s)]
-        if not stamps:
-            raise ValueError("the data holds no timestamp: posts and collaborations are empty")
-        return max(stamps)
-
-    @property
-    def earliest_timestamp(self) -> pd.Timestamp | None:
-        stamps = [self.posts["posted_at"].min(), self.collaborations["started_at"].min()]
-        stamps = [s for s in stamps if pd.notna(s)]
-        return min(stamps) if stamps else None
-
-    def row_counts(self) -> dict[str, int]:
-        return {name: len(self.table(name)) for name in VALIDATION_ORDER}
-
-
-# ----------------------------------------------------------------------------- coercion
-
-
-def _empty_rejects() -> pd.DataFrame:
-    return pd.DataFrame(
-        {c: pd.Series(dtype="object") for c in
-         ("table", "file", "row", "id", "column", "rule", "value", "record")}
-    )
-
-
-def _as_string(s: pd.Series) -> pd.Series:
-    """Cells as written, as a string column; missing stays missing."""
-    return s.astype("string")
-
-
-def _blank_to_na(s: pd.Series) -> pd.Series:
-    """Text trimmed, with blank cells missing; numbers and timestamps pass through."""
-    if s.dtype == object or pd.api.types.is_string_dtype(s):
-        text = _as_string(s).str.strip()
-        return text.mask(text.eq("").fillna(False))
-    return s
-
-
-def _to_id(s: pd.Series) -> pd.Series:
-    """Ids as strings, exactly as written; integer Parquet ids become decimal strings."""
-    if pd.api.types.is_bool_dtype(s):
-        out = _as_string(s)
-    elif pd.api.types.is_integer_dtype(s):
-        out = s.astype("Int64").astype("string")
-    elif pd.api.types.is_float_dtype(s):
-        integral = s.notna() & np.isfinite(s) & (s == np.round(s))
-        out = _as_string(s)
-        out[integral] = s[integral].astype("int64").astype("string")
-    else:
-        out = _as_string(s)
-    out = out.mask(out.eq("").fillna(False))
-    return out.astype("str")
-
-
-def _to_text(s: pd.Series, upper: bool = False) -> pd.Series:
-    out = _blank_to_na(_as_string(s))  # a numeric Parquet column is text here too
-    out = out.str.upper() if upper else out.str.lower()
-    return out.astype("str")
-
-
-def _to_number(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Numbers as float64, and the mask of values given but not numbers."""
-    if pd.api.types.is_bool_dtype(s):
-        return s.astype("float64"), pd.Series(False, index=s.index)
-    raw = _blank_to_na(s) if not pd.api.types.is_numeric_dtype(s) else s
-    num = pd.to_numeric(raw, errors="coerce").astype("float64")
-    bad = raw.notna() & num.isna()
-    return num, bad
-
-
-def _to_bool(s: pd.Series, default: bool) -> tuple[pd.Series, pd.Series]:
-    if pd.api.types.is_bool_dtype(s) and not s.isna().any():
-        return s.astype(bool), pd.Series(False, index=s.index)
-    low = _blank_to_na(_as_string(s)).str.lower()
-    out = pd.Series(default, index=s.index, dtype=bool)
-    out[low.isin(TRUE_WORDS)] = True
-    out[low.isin(FALSE_WORDS)] = False
-    bad = low.notna() & ~low.isin(TRUE_WORDS | FALSE_WORDS)
-    return out, bad
-
-
-def _to_timestamp(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    if pd.api.types.is_datetime64_any_dtype(s):
-        ts = s.dt.tz_localize("UTC") if s.dt.tz is None else s.dt.tz_convert("UTC")
-        given = s.notna()
-    else:
-        text = _blank_to_na(_as_string(s))
-        given = text.notna()
-        ts = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
-    in_range = ts.notna() & (ts >= MIN_TIME) & (ts < MAX_TIME)
-    bad = given & ~in_range
-    ts = ts.where(in_range).astype("datetime64[ns, UTC]")
-    return ts, bad
+__all__ = ["Dataset", "OnInvalid", "Problem", "ValidationError", "load_dataset", "load_pairs",
+           "rejects_path_for", "validate_frames", "validate_pairs"]
 
 
 # ----------------------------------------------------------------------------- checking
@@ -226,11 +67,11 @@ def _check_column(check: _TableCheck, col: Column) -> None:
     raw = check.raw[col.name]
     name = col.name
     if col.type == "id":
-        value = _to_id(raw)
+        value = coerce.to_id(raw)
     elif col.type == "str":
-        value = _to_text(raw, upper=_is_country(check.spec.name, name))
+        value = coerce.to_text(raw, upper=_is_country(check.spec.name, name))
     elif col.type in ("int", "float"):
-        value, bad = _to_number(raw)
+        value, bad = coerce.to_number(raw)
         check.flag(name, "a number" if col.type == "float" else "an integer", bad)
         finite = value.isna() | np.isfinite(value)
         check.flag(name, "a finite number", ~finite)
@@ -243,16 +84,16 @@ def _check_column(check: _TableCheck, col: Column) -> None:
                    f"{INT_LIMIT:.0e}", huge)
         value = value.where(~frac & ~huge)
     elif col.type == "bool":
-        value, bad = _to_bool(raw, bool(col.default))
+        value, bad = coerce.to_bool(raw, bool(col.default))
         check.flag(name, "true or false", bad)
     elif col.type == "timestamp":
-        value, bad = _to_timestamp(raw)
+        value, bad = coerce.to_timestamp(raw)
         check.flag(name, "an ISO 8601 timestamp between 1970 and 2200", bad)
     else:  # pragma: no cover - the contract only uses the types above
         raise AssertionError(col.type)
 
     if col.required and col.type != "bool":
-        check.flag(name, "a value is required", _blank_to_na(raw).isna())
+        check.flag(name, "a value is required", coerce.blank_to_na(raw).isna())
     if col.min_value is not None:
         check.flag(name, f">= {col.min_value:g}", value.notna() & (value < col.min_value))
     if col.max_value is not None:
@@ -371,7 +212,7 @@ def _empty_table(spec: Table) -> pd.DataFrame:
 
 def _rejects_of(check: _TableCheck) -> pd.DataFrame:
     if not check.bad_rows:
-        return _empty_rejects()
+        return empty_rejects()
     parts = []
     for column, rule, mask in check.bad_rows:
         rows = check.raw[mask]
@@ -413,7 +254,7 @@ def validate_frames(
     warnings: list[str] = []
     typed: dict[str, pd.DataFrame] = {}
     present: dict[str, frozenset[str]] = {}
-    rejects = [_empty_rejects()]
+    rejects = [empty_rejects()]
     parents: dict[str, pd.Series] = {}
 
     for name in contract.TABLES:
