@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -158,12 +159,18 @@ def mlflow_store(uri: str) -> Iterator[None]:
     from mlflow.tracking._tracking_service import utils as tracking_utils
 
     before = tracking_utils._tracking_uri, registry_utils._registry_uri
+    # set_tracking_uri / set_registry_uri also write MLFLOW_* variables into os.environ
+    env_before = {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:
         yield
     finally:
         tracking_utils._tracking_uri, registry_utils._registry_uri = before
+        for key in [k for k in os.environ if k.startswith("MLFLOW_")]:
+            if key not in env_before:
+                del os.environ[key]
+        os.environ.update(env_before)
 
 
 @pytest.fixture(scope="session")
