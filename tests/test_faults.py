@@ -1,5 +1,6 @@
 """Faults: `generate`, `features`, `train` and `score` killed (SIGKILL) at a random moment leave
-no partial output and no half-registered model, and a rerun succeeds with the same result.
+no partial output and no half-registered model, and a rerun succeeds with the same result; a
+`train` stopped by SIGTERM also ends its MLflow run as KILLED.
 
 Each command runs as a real process. One kill lands at a seeded random instant of a clean
 run's duration, one the moment the command starts writing its output (a temp file appears,
@@ -238,6 +239,39 @@ def test_killed_train_leaves_no_half_registered_model_and_a_rerun_reproduces_it(
     # two train runs on the same data and seed, in two processes: identical predictions
     np.testing.assert_array_equal(predictions(store, champion.version, world / "data"),
                                   predictions(store, first.version, world / "data"))
+
+
+def run_statuses(store: Path) -> list[str]:
+    try:
+        with sqlite3.connect(f"file:{store}/mlflow.db?mode=ro", uri=True, timeout=0.05) as db:
+            return [row[0] for row in db.execute("select status from runs order by start_time")]
+    except sqlite3.Error:  # locked by the writer, or no table yet
+        return []
+
+
+def test_terminated_train_ends_its_run_as_killed_and_leaves_no_half_registered_model(
+        trained: dict, tmp_path: Path):
+    store, args = tmp_path / "store", trained["args"]
+    store.mkdir()
+    env = env_for(store)
+    proc = subprocess.Popen([*CLI, *args], cwd=store, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.perf_counter() + 120
+        while "RUNNING" not in run_statuses(store) and proc.poll() is None:
+            assert time.perf_counter() < deadline, "no MLflow run started"
+            time.sleep(0.01)
+        assert proc.poll() is None, "train finished before it could be stopped"
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, stdout + stderr
+    assert "Traceback" not in stderr and "stopped" in stderr
+    assert run_statuses(store) == ["KILLED"]
+    assert_registry_whole(store, after_rerun=False)
 
 
 # ----------------------------------------------------------------------------- score

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 
-def start_run(experiment: str, run_name: str):
+@contextlib.contextmanager
+def start_run(experiment: str, run_name: str) -> Iterator:
     """An active MLflow run for a command.
 
     Launched by `mlflow run` (MLFLOW_RUN_ID set), the command logs into the run MLflow made
     for it, in the experiment chosen there (`mlflow run --experiment-name`); otherwise it
-    starts a run named `run_name` in `experiment`.
+    starts a run named `run_name` in `experiment`. A command stopped by Ctrl+C or SIGTERM
+    ends its run as KILLED (an error ends it as FAILED), never leaving it RUNNING.
     """
     import mlflow
 
-    if os.environ.get("MLFLOW_RUN_ID"):
-        return mlflow.start_run()
-    mlflow.set_experiment(experiment)
-    return mlflow.start_run(run_name=run_name)
+    if not os.environ.get("MLFLOW_RUN_ID"):
+        mlflow.set_experiment(experiment)
+    with mlflow.start_run(run_name=None if os.environ.get("MLFLOW_RUN_ID") else run_name) as run:
+        try:
+            yield run
+        except KeyboardInterrupt:
+            mlflow.end_run("KILLED")
+            raise

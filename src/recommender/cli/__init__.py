@@ -4,7 +4,23 @@ One module per group of commands; importing them registers their commands on `ap
 order `--help` lists them).
 """
 
-from recommender.cli import data, training, ranking, serving, scoring  # noqa: F401, I001
+import signal
+
 from recommender.cli.common import app
 
-__all__ = ["app"]
+# isort: off
+from recommender.cli import data, training, ranking, serving, scoring  # noqa: F401, E402
+# isort: on
+
+__all__ = ["app", "run"]
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run() -> None:
+    """The `recommender` command: `app`, with SIGTERM handled as Ctrl+C is, so that a stopped
+    command removes its temporary files, ends its MLflow run and shuts its Dask cluster down."""
+    signal.signal(signal.SIGTERM, _stop)
+    app()

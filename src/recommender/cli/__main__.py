@@ -1,5 +1,5 @@
 """`python -m recommender.cli`: the same as the `recommender` command."""
 
-from recommender.cli import app
+from recommender.cli import run
 
-app()
+run()

@@ -41,6 +41,9 @@ def friendly_errors(func: F) -> F:
         except (UserError, ReadError) as exc:
             err.print(f"[bold red]error:[/] {exc}", highlight=False)
             raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err.print("[yellow]stopped[/]: nothing half-written is left behind", highlight=False)
+            raise typer.Exit(130) from None
         except OSError as exc:  # a path given that cannot be read or written (a file, not a
             # folder; no permission; a full disk): name it, no trace
             from rich.markup import escape
