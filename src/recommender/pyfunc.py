@@ -24,6 +24,7 @@ from mlflow.types.schema import ParamSchema, ParamSpec
 from recommender import config
 from recommender.errors import UserError
 from recommender.model import ConversionModel
+from recommender.tracking import quiet_mlflow_hints
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ def log_ranker(model: ConversionModel, ds, as_of: pd.Timestamp | None = None, *,
     """Log the ranker (model + fresh snapshot of `ds`) into the ACTIVE MLflow run."""
     if mlflow.active_run() is None:
         raise UserError("log_ranker must be called inside an MLflow run")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, quiet_mlflow_hints():
         info = mlflow.pyfunc.log_model(name=name, **_model_kwargs(model, ds, as_of, Path(tmp)))
     logger.info("logged ranker %s", info.model_uri)
     return info
@@ -125,7 +126,7 @@ def log_ranker(model: ConversionModel, ds, as_of: pd.Timestamp | None = None, *,
 def save_ranker(model: ConversionModel, ds, path: Path | str,
                 as_of: pd.Timestamp | None = None) -> Path:
     """Write the ranker as an MLflow model folder at `path` (no tracking store needed)."""
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, quiet_mlflow_hints():
         mlflow.pyfunc.save_model(str(path), **_model_kwargs(model, ds, as_of, Path(tmp)))
     return Path(path)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Iterator
 
 
@@ -26,3 +27,17 @@ def start_run(experiment: str, run_name: str) -> Iterator:
         except KeyboardInterrupt:
             mlflow.end_run("KILLED")
             raise
+
+
+@contextlib.contextmanager
+def quiet_mlflow_hints() -> Iterator[None]:
+    """Silence two MLflow warnings that every `train` would print and no user can act on:
+    the hint about integer columns in schemas MLflow infers (dataset and model output; the
+    ranker checks requests itself), and the note that a local dataset path "can be
+    interpreted in multiple ways" (MLflow picks the local-file source, which is right)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Hint: Inferred schema contains integer",
+                                category=UserWarning)
+        warnings.filterwarnings("ignore", message=r"The specified dataset source can be "
+                                r"interpreted in multiple ways", category=UserWarning)
+        yield

@@ -25,7 +25,7 @@ from recommender.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, LABEL, b
 from recommender.model import ConversionModel
 from recommender.registry import Decision, champion_version, decide_alias, register_model
 from recommender.split import TimeSplit
-from recommender.tracking import start_run
+from recommender.tracking import quiet_mlflow_hints, start_run
 from recommender.validate import load_dataset
 
 logger = logging.getLogger(__name__)
@@ -161,9 +161,10 @@ def _log_run(model: ConversionModel, data: TrainingData, evaluation: Evaluation,
     })
     finite = {k: float(v) for k, v in evaluation.metrics.items() if np.isfinite(v)}
     mlflow.log_metrics(finite)
-    dataset = mlflow.data.from_pandas(
-        data.rows, source=str(data.ds.source), name=f"training-set-{data.digest}", targets=LABEL)
-    mlflow.log_input(dataset, context="training")
+    with quiet_mlflow_hints():
+        dataset = mlflow.data.from_pandas(data.rows, source=str(data.ds.source),
+                                          name=f"training-set-{data.digest}", targets=LABEL)
+        mlflow.log_input(dataset, context="training")
     mlflow.set_tag("data_digest", data.digest)
     mlflow.log_dict({"features": FEATURE_COLUMNS, "categorical": CATEGORICAL_FEATURES},
                     "features.json")

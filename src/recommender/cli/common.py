@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -66,6 +67,10 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log deta
         stream=sys.stderr,
     )
     if not verbose:  # MLflow and alembic announce every database migration at INFO
+        # MLflow sets its loggers' level from this variable when it is first imported
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+        # artifact transfers of a few small files draw a progress bar each
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         for name in ("mlflow", "alembic"):
             logging.getLogger(name).setLevel(logging.WARNING)
 
