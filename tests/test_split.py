@@ -68,6 +68,31 @@ def test_custom_shares():
     assert split.valid_end == pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=60)
 
 
+def test_row_split_cuts_at_row_quantiles_in_time_order():
+    # 102 rows: 10 on each of days 0..8, then days 70, 75 and 91..100.
+    # 65% of 102 -> row 67 (0-based), on day 6; 80% -> row 82, on day 8.
+    days = [d % 9 for d in range(90)] + [70, 75] + list(range(91, 101))
+    df = _frame(days)
+    split = TimeSplit.from_frame(df, by="rows")
+    start = pd.Timestamp("2024-01-01", tz="UTC")
+    assert split.train_end == start + pd.Timedelta(days=6)
+    assert split.valid_end == start + pd.Timedelta(days=8)
+    train, valid, test = split.split(df)
+    assert (len(train), len(valid), len(test)) == (60, 20, 22)  # ties stay in one window
+    assert train["as_of"].max() < valid["as_of"].min() <= valid["as_of"].max() < test["as_of"].min()
+
+
+def test_row_split_with_one_crowded_instant_is_a_clear_error():
+    df = _frame([0] * 5 + [1] * 90 + [2] * 5)  # the 65% and 80% quantiles are both day 1
+    with pytest.raises(ValueError, match="validation window would be empty"):
+        TimeSplit.from_frame(df, by="rows")
+
+
+def test_unknown_split_kind_is_refused():
+    with pytest.raises(ValueError, match="'time' or 'rows'"):
+        TimeSplit.from_frame(_frame([0, 50, 100]), by="random")
+
+
 def test_cold_start_mask_flags_unseen_influencer_or_brand():
     train = pd.DataFrame({"influencer_id": ["a", "b"], "brand_id": ["x", "y"]})
     test = pd.DataFrame({"influencer_id": ["a", "c", "b", "c"], "brand_id": ["x", "x", "z", "z"]})

@@ -90,3 +90,19 @@ def test_data_without_collaborations_is_refused_clearly(small_world_dir, tmp_pat
     (folder / "collaborations.parquet").unlink()
     with pytest.raises(UserError, match="no collaborations"):
         prepare(folder)
+
+
+def test_an_early_outlier_breaks_the_time_split_clearly_and_a_row_split_copes(
+        small_world_dir, tmp_path):
+    folder = tmp_path / "outlier"
+    shutil.copytree(small_world_dir, folder)
+    collabs = pd.read_parquet(folder / "collaborations.parquet")
+    collabs.loc[0, "started_at"] = pd.Timestamp("1970-01-01", tz="UTC")
+    collabs.to_parquet(folder / "collaborations.parquet")
+    with pytest.raises(UserError, match=r"'started_at'.*--split-by rows"):
+        prepare(folder)
+    data = prepare(folder, split_by="rows")
+    shares = np.array([len(data.train), len(data.valid), len(data.test)]) / len(data.rows)
+    np.testing.assert_allclose(shares, [0.65, 0.15, 0.20], atol=0.01)
+    assert data.train["as_of"].max() < data.valid["as_of"].min()
+    assert data.valid["as_of"].max() < data.test["as_of"].min()

@@ -12,6 +12,7 @@ import pandas as pd
 logger = logging.getLogger(__name__)
 
 WINDOWS = ("train", "valid", "test")
+SPLIT_BY = ("time", "rows")
 
 
 @dataclass(frozen=True)
@@ -31,27 +32,44 @@ class TimeSplit:
 
     @classmethod
     def from_times(
-        cls, as_of: pd.Series, train_share: float = 0.65, valid_share: float = 0.15
+        cls, as_of: pd.Series, train_share: float = 0.65, valid_share: float = 0.15,
+        by: str = "time",
     ) -> TimeSplit:
-        """Cut the span [min(as_of), max(as_of)] by shares of TIME (not of rows).
+        """Cut the timestamps into three consecutive windows.
 
-        The defaults give train the first 65% of the time span, validation the next 15%
-        and test the last 20%. Raises ValueError if a window would hold no row.
+        by="time" (the default) cuts the span [min(as_of), max(as_of)] by shares of TIME: train
+        the first 65% of the span, validation the next 15%, test the last 20%. by="rows" puts
+        the boundaries at the row quantiles instead (65% of the rows, in time order, then
+        15%, then 20%), for data whose rows crowd into part of the span; rows at the same
+        instant stay in one window. Raises ValueError if a window would hold no row.
         """
         if not (0 < train_share and 0 < valid_share and train_share + valid_share < 1):
             raise ValueError(
                 f"TimeSplit: shares must be positive and leave room for test, got "
                 f"train_share={train_share}, valid_share={valid_share}"
             )
+        if by not in SPLIT_BY:
+            raise ValueError(f"TimeSplit: split by 'time' or 'rows', not {by!r}")
         times = pd.to_datetime(pd.Series(as_of)).dropna()
         if times.empty:
             raise ValueError("TimeSplit: the as_of column holds no timestamp")
         start, stop = times.min(), times.max()
-        span = stop - start
-        split = cls(
-            train_end=start + span * train_share,
-            valid_end=start + span * (train_share + valid_share),
-        )
+        if by == "time":
+            span = stop - start
+            train_end = start + span * train_share
+            valid_end = start + span * (train_share + valid_share)
+        else:
+            ordered = times.sort_values(kind="stable").reset_index(drop=True)
+            last = len(ordered) - 1
+            train_end = ordered[min(int(np.ceil(len(ordered) * train_share)), last)]
+            valid_end = ordered[min(int(np.ceil(len(ordered) * (train_share + valid_share))),
+                                    last)]
+            if not train_end < valid_end:
+                raise ValueError(
+                    f"TimeSplit: the validation window would be empty: the rows from the "
+                    f"{train_share:.0%} to the {train_share + valid_share:.0%} quantile all "
+                    f"share the instant {train_end}")
+        split = cls(train_end=train_end, valid_end=valid_end)
         counts = dict(zip(WINDOWS, (int(m.sum()) for m in split.masks(times)), strict=True))
         empty = [name for name, n in counts.items() if n == 0]
         if empty:
@@ -61,8 +79,8 @@ class TimeSplit:
                 "more history or other shares are needed"
             )
         logger.info(
-            "time split: train < %s <= valid < %s <= test; rows %s",
-            split.train_end, split.valid_end, counts,
+            "time split by %s: train < %s <= valid < %s <= test; rows %s",
+            by, split.train_end, split.valid_end, counts,
         )
         return split
 
@@ -73,11 +91,12 @@ class TimeSplit:
         time_col: str = "as_of",
         train_share: float = 0.65,
         valid_share: float = 0.15,
+        by: str = "time",
     ) -> TimeSplit:
         """`from_times` on the column `time_col` of `df`."""
         if time_col not in df.columns:
             raise ValueError(f"TimeSplit: the frame has no column {time_col!r}")
-        return cls.from_times(df[time_col], train_share, valid_share)
+        return cls.from_times(df[time_col], train_share, valid_share, by)
 
     def masks(self, as_of: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Boolean masks (train, valid, test) for the timestamps `as_of`; NaT is in none."""

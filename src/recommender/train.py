@@ -24,7 +24,7 @@ from recommender.evaluation import (
 from recommender.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, LABEL, build_training_set
 from recommender.model import ConversionModel
 from recommender.registry import Decision, champion_version, decide_alias, register_model
-from recommender.split import TimeSplit
+from recommender.split import SPLIT_BY, TimeSplit
 from recommender.tracking import quiet_mlflow_hints, start_run
 from recommender.validate import load_dataset
 
@@ -71,25 +71,34 @@ def data_digest(ds: Dataset) -> str:
     return h.hexdigest()[:16]
 
 
-def prepare(data_dir: Path, train_share: float = 0.65, valid_share: float = 0.15) -> TrainingData:
-    """Load and validate `data_dir`, build the training set and split it by time."""
+def prepare(data_dir: Path, train_share: float = 0.65, valid_share: float = 0.15,
+            split_by: str = "time") -> TrainingData:
+    """Load and validate `data_dir`, build the training set and split it in time (by shares
+    of the time span, or with split_by="rows" of the rows in time order)."""
+    if split_by not in SPLIT_BY:
+        raise UserError(f"--split-by must be one of {', '.join(SPLIT_BY)}, not {split_by!r}")
     ds = load_dataset(Path(data_dir))
     if len(ds.collaborations) == 0:
         raise UserError(f"{data_dir}: no collaborations table (or it is empty): there are no "
                         "outcomes to learn from")
     rows = build_training_set(ds)
     try:
-        split = TimeSplit.from_frame(rows, "as_of", train_share, valid_share)
+        split = TimeSplit.from_frame(rows, "as_of", train_share, valid_share, by=split_by)
     except ValueError as exc:  # the training rows' as_of is each collaboration's started_at
         where = ds.files.get("collaborations", str(data_dir))
-        raise UserError(f"{where}: column 'started_at' cannot be split in time: {exc}") from exc
+        hint = (" If the collaborations crowd into part of their time span, --split-by rows "
+                "cuts at row quantiles instead." if split_by == "time" else "")
+        raise UserError(f"{where}: column 'started_at' cannot be split in time: {exc}.{hint}"
+                        ) from exc
     train, valid, test = split.split(rows)
     for name, part in (("train", train), ("validation", valid), ("test", test)):
         if len(part) < MIN_ROWS_PER_WINDOW or part[LABEL].nunique() < 2:
             raise UserError(
                 f"{data_dir}: the {name} window holds {len(part)} collaborations "
                 f"({int(part[LABEL].sum())} converted); at least {MIN_ROWS_PER_WINDOW} with both "
-                "outcomes are needed")
+                "outcomes are needed." + (" Collaborations crowded into part of their time "
+                                          "span? Try --split-by rows." if split_by == "time"
+                                          else ""))
     return TrainingData(ds, rows, split, train, valid, test, read_truth(Path(data_dir)),
                         data_digest(ds))
 
@@ -187,6 +196,7 @@ def run_training(
     engine: str = "local",
     scheduler: str | None = None,
     workers: int | None = None,
+    split_by: str = "time",
 ) -> TrainResult:
     """The whole `recommender train`: prepare, fit, evaluate, log, register behind the gate.
 
@@ -196,9 +206,10 @@ def run_training(
 
     if engine not in ("local", "dask"):
         raise UserError(f"--engine must be 'local' or 'dask', not '{engine}'")
-    data = prepare(data_dir)
+    data = prepare(data_dir, split_by=split_by)
     run_params: dict[str, Any] = {"seed": seed, "data_dir": str(data_dir),
-                                  "num_boost_round": num_boost_round, "engine": engine}
+                                  "num_boost_round": num_boost_round, "engine": engine,
+                                  "split_by": split_by}
     if engine == "dask":
         from recommender.distributed import fit_dask
 

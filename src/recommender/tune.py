@@ -43,6 +43,7 @@ def run_tuning(
     seed: int = config.DEFAULT_SEED,
     experiment: str = config.DEFAULT_EXPERIMENT,
     out_path: Path | None = None,
+    split_by: str = "time",
 ) -> dict[str, Any]:
     """Search `trials` parameter sets; return the best (and write them to `out_path` as JSON,
     ready for `recommender train --params-file`)."""
@@ -52,9 +53,10 @@ def run_tuning(
     from recommender.io import atomic_path
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    data = prepare(data_dir)
+    data = prepare(data_dir, split_by=split_by)
     with start_run(experiment, f"tune-{data.digest}") as parent:
         mlflow.log_params({"trials": trials, "seed": seed, "data_digest": data.digest,
+                           "split_by": split_by,
                            "objective": "validation log loss (uncalibrated)"})
 
         def objective(trial) -> float:

@@ -115,3 +115,9 @@ def warn_unless_loopback(host: str, what: str) -> None:
     if host not in LOOPBACK:
         err.print(f"[yellow]warning:[/] listening on {host}: anyone who can reach it can "
                   f"{what}", highlight=False)
+
+
+SplitByOpt = Annotated[str, typer.Option(help="time: the windows are 65/15/20% of the time "
+                                         "span; rows: 65/15/20% of the collaborations in "
+                                         "time order (for data crowded into part of the "
+                                         "span). Never shuffled.")]

@@ -13,6 +13,7 @@ from recommender.cli.common import (
     DataOpt,
     EngineOpt,
     SchedulerOpt,
+    SplitByOpt,
     WorkersOpt,
     app,
     check_engine,
@@ -66,6 +67,7 @@ def train(
     engine: EngineOpt = "local",
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
+    split_by: SplitByOpt = "time",
 ) -> None:
     """Train the calibrated LightGBM conversion model, log it to MLflow, gate the registry.
 
@@ -85,7 +87,7 @@ def train(
     result = run_training(data, experiment=experiment, model_name=model_name, seed=seed,
                           register=register, force_champion=force_champion, params=params,
                           num_boost_round=num_boost_round, engine=engine, scheduler=scheduler,
-                          workers=workers)
+                          workers=workers, split_by=split_by)
     _print_evaluation(result.evaluation.table)
     m = result.evaluation.metrics
     if "oracle_lift_share" in m:
@@ -105,6 +107,7 @@ def tune(
     experiment: Annotated[str, typer.Option(help="MLflow experiment.")] = config.DEFAULT_EXPERIMENT,
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the best parameters "
                                            "(JSON).")] = config.MODELS_DIR / "best_params.json",
+    split_by: SplitByOpt = "time",
 ) -> None:
     """Search LightGBM parameters with Optuna, for `train --params-file`.
 
@@ -115,7 +118,8 @@ def tune(
     """
     from recommender.tune import run_tuning
 
-    result = run_tuning(data, trials=trials, seed=seed, experiment=experiment, out_path=out_file)
+    result = run_tuning(data, trials=trials, seed=seed, experiment=experiment, out_path=out_file,
+                        split_by=split_by)
     out.print(f"best validation log loss {result['valid_log_loss']:.4f} "
               f"(MLflow run {result['run_id']})")
     for k, v in result["params"].items():
