@@ -28,10 +28,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import figure, peak_memory_mb, record
+from common import ensure_world, figure, peak_memory_mb, record
 
 OUT = Path(__file__).resolve().parent / "out" / "batch"
-WORLD = {"n_influencers": 5_000, "n_brands": 200, "seed": 7}
+WORLD = {"influencers": 5_000, "brands": 200, "seed": 7}
 GOAL_RATIO = 0.5
 GOAL_MEMORY_MB = 2048.0
 CHUNK = 200_000
@@ -39,14 +39,11 @@ LOAD_AT_START = os.getloadavg()[0]
 
 
 def ensure_inputs() -> tuple[Path, Path]:
-    """The demo world (cached in OUT) and the project's model, trained afresh on it so that
-    the figures follow the current defaults (a few seconds)."""
+    """The demo world (common.ensure_world) and the project's model, trained afresh on it
+    (into OUT) so that the figures follow the current defaults (a few seconds)."""
     from recommender.train import fit, prepare
-    from recommender.world import generate_world
 
-    world, model_dir = OUT / "world", OUT / "model"
-    if not (world / "posts.parquet").exists():
-        generate_world(world, **WORLD)
+    world, model_dir = ensure_world(**WORLD), OUT / "model"
     fit(prepare(world)).save(model_dir)
     return world, model_dir
 
@@ -222,18 +219,7 @@ def memory_child(world: Path, model_dir: Path, n: int) -> None:
     summary = score_pairs(pairs_file(world, n), OUT / f"scores-{n}.parquet",
                           model_uri=str(model_dir), data_dir=world, chunk_size=CHUNK)
     print(json.dumps({"seconds": summary.seconds, "rows": summary.rows,
-                      "peak_mb": own_peak_mb()}))
-
-
-def own_peak_mb() -> float:
-    """Peak resident memory of this process's own address space (VmHWM). ru_maxrss is not
-    used here: Linux carries the parent's resident size at fork into the child's ru_maxrss."""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return peak_memory_mb()
+                      "peak_mb": peak_memory_mb()}))
 
 
 def memory(world: Path, model_dir: Path, n: int) -> list[dict]:
@@ -263,7 +249,7 @@ def main() -> None:
     figs = throughput(world, model_dir)
     if not args.skip_memory:
         figs += memory(world, model_dir, args.memory_pairs)
-    record("batch", figs, scale=f"{WORLD['n_influencers']} influencers, {WORLD['n_brands']} "
+    record("batch", figs, scale=f"{WORLD['influencers']} influencers, {WORLD['brands']} "
            f"brands; 1,000,000 pairs (memory: {args.memory_pairs:,}); chunks of {CHUNK:,}")
 
 

@@ -1,6 +1,6 @@
 """Benchmark: the Dask engine against the local one on the same 1,000,000 pairs (issue 6).
 
-Uses the world, model and pairs file of bench_batch.py (benchmarks/out/batch/, generated if
+Uses the world, model and pairs file of bench_batch.py (benchmarks/out/, generated if
 missing). Scores the pairs with the local engine and with `--engine dask --workers N` (a
 LocalCluster of N one-thread worker processes started by the job), checks the two files are
 byte-identical and records both wall times (the Dask one includes starting the cluster and

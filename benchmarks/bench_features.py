@@ -24,9 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-from common import figure, peak_memory_mb, record
+from common import ensure_world, figure, peak_memory_mb, record, world_dir
 
-OUT = Path(__file__).resolve().parent / "out"
 GOAL_PAIRS_SECONDS = 60.0
 GOAL_SCALING = 2.3
 GOAL_MEMORY_MB = 8 * 1024
@@ -43,22 +42,14 @@ def cpu_pressure() -> float | None:
         return None
 
 
-def world_dir(n_influencers: int, n_brands: int, seed: int) -> Path:
-    return OUT / f"world-{n_influencers}-{n_brands}-{seed}"
-
-
 def ensure_dataset(n_influencers: int, n_brands: int, seed: int) -> tuple[Path, float | None]:
     """Generate the world and cache its validated Dataset; returns (pickle, load seconds)."""
     from recommender.validate import load_dataset
-    from recommender.world import generate_world
 
-    folder = world_dir(n_influencers, n_brands, seed)
-    cache = folder / "dataset.pkl"
+    cache = world_dir(n_influencers, n_brands, seed) / "dataset.pkl"
     if cache.exists():
         return cache, None
-    if not (folder / "posts.parquet").exists():
-        logging.info("generating %s", folder)
-        generate_world(folder, n_influencers=n_influencers, n_brands=n_brands, seed=seed)
+    folder = ensure_world(n_influencers, n_brands, seed)
     start = time.perf_counter()
     ds = load_dataset(folder)
     seconds = time.perf_counter() - start

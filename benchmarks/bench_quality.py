@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 from ceiling import informed_features, informed_learner_scores
-from common import figure, record
+from common import ensure_world, figure, record
 
-OUT = Path(__file__).resolve().parent / "out"
 LIFT_GOAL = 0.8
 
 
@@ -64,12 +62,8 @@ def _measure(influencers: int, brands: int, seed: int):
     """(training data, test metrics of the model trained as `recommender train` does)."""
     from recommender.evaluation import evaluate_window
     from recommender.train import fit, prepare
-    from recommender.world import generate_world
 
-    world = OUT / f"world-{influencers}-{brands}-{seed}"
-    if not (world / "posts.parquet").exists():
-        generate_world(world, influencers, brands, seed=seed)
-    data = prepare(world)
+    data = prepare(ensure_world(influencers, brands, seed))
     return data, evaluate_window(fit(data, seed=7), data.train, data.test, data.truth).metrics
 
 

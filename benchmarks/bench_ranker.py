@@ -12,33 +12,25 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from common import figure, peak_memory_mb, record
+from common import ensure_world, figure, peak_memory_mb, record
 
 OUT = Path(__file__).resolve().parent / "out"
 GOAL_P95_MS = 100.0
 GOAL_RECALL = 0.95
 
 
-def build(world: Path, model_dir: Path, influencers: int, seed: int) -> None:
+def build(model_dir: Path, influencers: int, seed: int) -> None:
     """Generate the world if absent, train a model with default settings, save the ranker."""
-    from recommender.features import FEATURE_COLUMNS, LABEL, build_training_set
-    from recommender.model import ConversionModel
     from recommender.pyfunc import save_ranker
-    from recommender.split import TimeSplit
-    from recommender.validate import load_dataset
-    from recommender.world import generate_world
+    from recommender.train import fit, prepare
 
-    if not (world / "influencers.parquet").exists():
-        generate_world(world, n_influencers=influencers, n_brands=200, seed=seed)
+    world = ensure_world(influencers, 200, seed)
     t = time.perf_counter()
-    ds = load_dataset(world)
-    logging.info("loaded %s in %.1f s", world, time.perf_counter() - t)
-    ts = build_training_set(ds)
-    train, valid, _ = TimeSplit.from_frame(ts).masks(ts["as_of"])
-    model = ConversionModel().fit(ts.loc[train, FEATURE_COLUMNS], ts.loc[train, LABEL],
-                                  ts.loc[valid, FEATURE_COLUMNS], ts.loc[valid, LABEL])
+    data = prepare(world)
+    logging.info("loaded and split %s in %.1f s", world, time.perf_counter() - t)
+    model = fit(data)
     t = time.perf_counter()
-    save_ranker(model, ds, model_dir)
+    save_ranker(model, data.ds, model_dir)
     logging.info("saved the ranker in %.1f s", time.perf_counter() - t)
 
 
@@ -84,14 +76,13 @@ def main() -> None:
 
     from recommender.briefs import parse_briefs
 
-    world = OUT / f"w{args.influencers}"
     model_dir = OUT / f"ranker_w{args.influencers}"
     if args.rebuild or not (model_dir / "MLmodel").exists():
         if model_dir.exists():
             import shutil
 
             shutil.rmtree(model_dir)
-        build(world, model_dir, args.influencers, args.seed)
+        build(model_dir, args.influencers, args.seed)
     load_ms, pm = timed(lambda: mlflow.pyfunc.load_model(str(model_dir)))
     ranker = pm.unwrap_python_model().ranker
     briefs = make_briefs(ranker, args.briefs, args.seed)

@@ -16,11 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-from common import figure, peak_memory_mb, record
-
-OUT = Path(__file__).resolve().parent / "out"
+from common import ensure_world, figure, peak_memory_mb, record
 
 
 def timed(fn):
@@ -38,12 +35,8 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     from recommender.evaluation import evaluate_window
     from recommender.train import fit, prepare
-    from recommender.world import generate_world
 
-    world = OUT / f"train-w{args.influencers}-{args.brands}-{args.seed}"
-    if not (world / "posts.parquet").exists():
-        generate_world(world, n_influencers=args.influencers, n_brands=args.brands,
-                       seed=args.seed)
+    world = ensure_world(args.influencers, args.brands, args.seed)
     prepare_s, data = timed(lambda: prepare(world))
     fit_s, model = timed(lambda: fit(data, seed=args.seed))
     eval_s, _ = timed(lambda: evaluate_window(model, data.train, data.test, data.truth,

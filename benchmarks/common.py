@@ -1,9 +1,11 @@
-"""Shared by the benchmark scripts: peak memory, machine description, recording figures."""
+"""Shared by the benchmark scripts: generated worlds, peak memory, machine description,
+recording figures."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import platform
 import resource
@@ -11,6 +13,27 @@ import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def world_dir(influencers: int, brands: int, seed: int = 7, months: int | None = None) -> Path:
+    """The folder under benchmarks/out/ (git-ignored) of the world of these arguments."""
+    return OUT / (f"world-{influencers}-{brands}-{seed}"
+                  + ("" if months is None else f"-{months}m"))
+
+
+def ensure_world(influencers: int, brands: int, seed: int = 7, months: int | None = None) -> Path:
+    """The world of these arguments (months None: the generator's default), generated into
+    `world_dir` if its posts.parquet is missing. The same arguments give the same bytes, so
+    every benchmark shares one folder per world."""
+    folder = world_dir(influencers, brands, seed, months)
+    if not (folder / "posts.parquet").exists():
+        from recommender.world import generate_world
+
+        logging.info("generating %s", folder)
+        generate_world(folder, n_influencers=influencers, n_brands=brands, seed=seed,
+                       **({} if months is None else {"months": months}))
+    return folder
 
 
 def peak_memory_mb() -> float:
