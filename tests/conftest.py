@@ -103,6 +103,11 @@ def tiny_frames() -> dict[str, pd.DataFrame]:
             "collaborations": collaborations}
 
 
+def pair_row(feats: pd.DataFrame, brand: str, influencer: str) -> pd.Series:
+    """The feature row of one (brand, influencer) pair."""
+    return feats.set_index(["brand_id", "influencer_id"]).loc[(brand, influencer)]
+
+
 @pytest.fixture
 def tiny_ds():
     """The tiny dataset, validated."""

@@ -123,15 +123,19 @@ def test_killed_generate_leaves_no_half_world_and_a_rerun_gives_the_same_bytes(t
     reference = file_bytes(tmp_path / "ref")
     assert len(reference) == 7
     rng = random.Random(SEED)
-    for i, when in enumerate([at_random(rng, duration), when_temp_appears(tmp_path)]):
+    killed = []
+    for i, (when, certain) in enumerate([(at_random(rng, duration), False),
+                                         (when_temp_appears(tmp_path), True)]):
         out = tmp_path / f"world{i}"
-        run_killed(["generate", "--out", out.name, *WORLD], tmp_path, None, when)
+        killed.append(run_killed(["generate", "--out", out.name, *WORLD], tmp_path, None, when))
+        assert killed[-1] or not certain, "generate finished before its temp folder was seen"
         # no half world: the folder appears whole (renamed from its staging folder) or not at all
         assert not out.exists() or file_bytes(out) == reference
         assert all(t.startswith(f".{out.name}.") for t in temps(tmp_path))
         run_ok(["generate", "--out", out.name, *WORLD], tmp_path)
         assert file_bytes(out) == reference  # same seed, same bytes, also after a kill
         assert temps(tmp_path) == [], "the rerun sweeps what the killed run left"
+    assert any(killed), "no generate run was killed"
 
 
 # ----------------------------------------------------------------------------- features
@@ -156,13 +160,17 @@ def test_killed_features_leaves_no_partial_file_and_a_rerun_succeeds(world: Path
     duration = run_ok([*args, "features/ref.parquet"], world)
     reference = (out_dir / "ref.parquet").read_bytes()
     rng = random.Random(SEED + 1)
-    for i, when in enumerate([at_random(rng, duration), when_temp_appears(out_dir)]):
+    killed = []
+    for i, (when, certain) in enumerate([(at_random(rng, duration), False),
+                                         (when_temp_appears(out_dir), True)]):
         out = out_dir / f"run{i}.parquet"
-        run_killed([*args, f"features/{out.name}"], world, None, when)
+        killed.append(run_killed([*args, f"features/{out.name}"], world, None, when))
+        assert killed[-1] or not certain, "features finished before its temp file was seen"
         assert not out.exists() or out.read_bytes() == reference
         run_ok([*args, f"features/{out.name}"], world)
         assert out.read_bytes() == reference
         assert temps(out_dir) == []
+    assert any(killed), "no features run was killed"
 
 
 # ----------------------------------------------------------------------------- train
@@ -226,11 +234,14 @@ def test_killed_train_leaves_no_half_registered_model_and_a_rerun_reproduces_it(
     assert [v.aliases for v in versions(store)] == [["champion"]]
     rows = version_rows(store)
     rng = random.Random(SEED + 2)
-    kills = [at_random(rng, trained["duration"]),
-             lambda _: version_rows(store) > rows]  # right after the version row is written
-    for when in kills:
-        run_killed([*args], store, env, when)
+    kills = [(at_random(rng, trained["duration"]), False),
+             (lambda _: version_rows(store) > rows, True)]  # right after the version row
+    killed = []
+    for when, certain in kills:
+        killed.append(run_killed([*args], store, env, when))
+        assert killed[-1] or not certain, "train finished before its version row was seen"
         assert_registry_whole(store, after_rerun=False)
+    assert any(killed), "no train run was killed"
     run_ok(args, store, env)
     assert_registry_whole(store, after_rerun=True)
     champion = next(v for v in versions(store) if "champion" in v.aliases)

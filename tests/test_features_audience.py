@@ -5,25 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TINY_AS_OF, tiny_frames
+from conftest import TINY_AS_OF, pair_row, tiny_frames
 
 from recommender.features import build_features, inline_brand_profile, pair_context
 from recommender.features.audience import shares_wide
 from recommender.validate import validate_frames
 
 
-def _pair(feats: pd.DataFrame, brand: str, influencer: str) -> pd.Series:
-    return feats.set_index(["brand_id", "influencer_id"]).loc[(brand, influencer)]
-
-
 def test_audience_match_is_histogram_intersection_per_dimension(tiny_ds, tiny_pairs):
     f = build_features(tiny_ds, tiny_pairs)
-    b1i1 = _pair(f, "b1", "i1")
+    b1i1 = pair_row(f, "b1", "i1")
     assert b1i1["audience_match_age"] == pytest.approx(min(0.6, 0.5) + min(0.4, 0.5))
     assert b1i1["audience_match_gender"] == pytest.approx(0.7)
     assert b1i1["audience_match_country"] == pytest.approx(0.8)
     assert b1i1["audience_match_mean"] == pytest.approx((0.9 + 0.7 + 0.8) / 3)
-    b1i2 = _pair(f, "b1", "i2")  # i2 has no country audience: that dimension is unknown
+    b1i2 = pair_row(f, "b1", "i2")  # i2 has no country audience: that dimension is unknown
     assert b1i2["audience_match_age"] == pytest.approx(0.2 + 0.5)
     assert np.isnan(b1i2["audience_match_country"])
     assert b1i2["audience_match_mean"] == pytest.approx((0.7 + 0.4) / 2)
@@ -31,7 +27,7 @@ def test_audience_match_is_histogram_intersection_per_dimension(tiny_ds, tiny_pa
 
 def test_target_lift_against_catalogue_average(tiny_ds, tiny_pairs):
     f = build_features(tiny_ds, tiny_pairs)
-    b1i1 = _pair(f, "b1", "i1")
+    b1i1 = pair_row(f, "b1", "i1")
     # catalogue average over i1 and i2: 18-24 .4, 25-34 .45; female .55; US .8 (i1 only)
     expected_age = (0.5 * 0.6 + 0.5 * 0.4) / (0.5 * 0.4 + 0.5 * 0.45)
     assert b1i1["target_lift_age"] == pytest.approx(expected_age)
@@ -42,7 +38,7 @@ def test_target_lift_against_catalogue_average(tiny_ds, tiny_pairs):
 def test_no_audience_or_no_target_gives_missing_match(tiny_ds, tiny_pairs):
     f = build_features(tiny_ds, tiny_pairs)
     for brand, influencer in (("b1", "i3"), ("b2", "i1")):
-        row = _pair(f, brand, influencer)
+        row = pair_row(f, brand, influencer)
         for col in ("audience_match_age", "audience_match_mean", "target_lift_gender"):
             assert np.isnan(row[col]), (brand, influencer, col)
 
@@ -59,10 +55,10 @@ def test_absent_audience_tables_give_missing_values():
 
 def test_audience_quality_and_effective_reach(tiny_ds, tiny_pairs):
     f = build_features(tiny_ds, tiny_pairs)
-    i1 = _pair(f, "b1", "i1")
+    i1 = pair_row(f, "b1", "i1")
     assert i1["real_follower_share"] == pytest.approx(0.9)
     assert i1["effective_reach"] == pytest.approx(1100 * 0.9 * (0.05 + 0.02 + 0.04) / 3)
-    assert np.isnan(_pair(f, "b1", "i3")["effective_reach"])  # no real share, no posts
+    assert np.isnan(pair_row(f, "b1", "i3")["effective_reach"])  # no real share, no posts
 
 
 def test_shares_wide_marks_unknown_dimensions_missing_and_absent_segments_zero(tiny_ds):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TINY_AS_OF, tiny_frames
+from conftest import TINY_AS_OF, pair_row, tiny_frames
 
 from recommender.features import build_features
 from recommender.features.history import PRIOR_COLLABORATIONS
@@ -15,12 +15,8 @@ K = PRIOR_COLLABORATIONS
 GLOBAL = 2 / 3  # c1 (converted), c2 (not), c3 (converted) started before as_of
 
 
-def _pair(feats: pd.DataFrame, brand: str, influencer: str) -> pd.Series:
-    return feats.set_index(["brand_id", "influencer_id"]).loc[(brand, influencer)]
-
-
 def test_influencer_history_counts_only_collaborations_started_before_as_of(tiny_ds, tiny_pairs):
-    i1 = _pair(build_features(tiny_ds, tiny_pairs), "b1", "i1")
+    i1 = pair_row(build_features(tiny_ds, tiny_pairs), "b1", "i1")
     assert i1["inf_collab_count"] == 2  # c1, c3; c4 starts exactly at as_of
     assert i1["inf_conversion_rate"] == pytest.approx((2 + K * GLOBAL) / (2 + K))
     assert i1["inf_conversions_per_collab"] == pytest.approx((3 + 1) / 2)
@@ -29,18 +25,18 @@ def test_influencer_history_counts_only_collaborations_started_before_as_of(tiny
 
 def test_brand_and_pair_history(tiny_ds, tiny_pairs):
     f = build_features(tiny_ds, tiny_pairs)
-    b1i1 = _pair(f, "b1", "i1")
+    b1i1 = pair_row(f, "b1", "i1")
     assert b1i1["brand_collab_count"] == 2  # c1, c2
     assert b1i1["brand_conversion_rate"] == pytest.approx((1 + K * GLOBAL) / (2 + K))
     assert b1i1["pair_collab_count"] == 1  # c1
     assert b1i1["pair_conversion_rate"] == pytest.approx((1 + K * GLOBAL) / (1 + K))
-    b2i2 = _pair(f, "b2", "i2")  # c5 starts after as_of
+    b2i2 = pair_row(f, "b2", "i2")  # c5 starts after as_of
     assert b2i2["pair_collab_count"] == 0
     assert b2i2["pair_conversion_rate"] == pytest.approx(GLOBAL)
 
 
 def test_influencer_without_collaborations_gets_zero_count_and_prior_rate(tiny_ds, tiny_pairs):
-    i3 = _pair(build_features(tiny_ds, tiny_pairs), "b1", "i3")
+    i3 = pair_row(build_features(tiny_ds, tiny_pairs), "b1", "i3")
     assert i3["inf_collab_count"] == 0
     assert i3["inf_conversion_rate"] == pytest.approx(GLOBAL)
     assert np.isnan(i3["inf_conversions_per_collab"]) and np.isnan(i3["days_since_last_collab"])

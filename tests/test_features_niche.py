@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TINY_AS_OF, tiny_frames
+from conftest import TINY_AS_OF, pair_row, tiny_frames
 
 from recommender.features import build_features
 from recommender.features.niche import CELL_PRIOR_COLLABORATIONS
@@ -13,28 +13,24 @@ from recommender.features.timeline import same_value
 from recommender.validate import validate_frames
 
 
-def _pair(feats: pd.DataFrame, brand: str, influencer: str) -> pd.Series:
-    return feats.set_index(["brand_id", "influencer_id"]).loc[(brand, influencer)]
-
-
 def test_niche_match_compares_influencer_niche_with_brand_category(tiny_ds, tiny_pairs):
     f = build_features(tiny_ds, tiny_pairs)
-    assert _pair(f, "b1", "i1")["niche_match"] == 1.0  # fitness / fitness
-    assert _pair(f, "b2", "i1")["niche_match"] == 0.0  # fitness / beauty
-    assert _pair(f, "b2", "i2")["niche_match"] == 1.0  # beauty / beauty
+    assert pair_row(f, "b1", "i1")["niche_match"] == 1.0  # fitness / fitness
+    assert pair_row(f, "b2", "i1")["niche_match"] == 0.0  # fitness / beauty
+    assert pair_row(f, "b2", "i2")["niche_match"] == 1.0  # beauty / beauty
 
 
 def test_niche_category_rate_is_shrunk_toward_global_rate(tiny_ds, tiny_pairs):
     f = build_features(tiny_ds, tiny_pairs)
     k, global_rate = CELL_PRIOR_COLLABORATIONS, 2 / 3  # c1, c2, c3 before as_of; c1, c3 converted
     # fitness x fitness: c1 converted (c4 at as_of does not count)
-    assert _pair(f, "b1", "i1")["niche_category_rate"] == pytest.approx(
+    assert pair_row(f, "b1", "i1")["niche_category_rate"] == pytest.approx(
         (1 + k * global_rate) / (1 + k))
     # beauty x fitness: c2 did not convert
-    assert _pair(f, "b1", "i2")["niche_category_rate"] == pytest.approx(
+    assert pair_row(f, "b1", "i2")["niche_category_rate"] == pytest.approx(
         (0 + k * global_rate) / (1 + k))
     # beauty x beauty: no collaboration yet (c5 is after as_of): the global rate itself
-    assert _pair(f, "b2", "i2")["niche_category_rate"] == pytest.approx(global_rate)
+    assert pair_row(f, "b2", "i2")["niche_category_rate"] == pytest.approx(global_rate)
 
 
 def test_niche_category_rate_without_collaborations_is_missing():
@@ -56,10 +52,10 @@ def test_niche_category_rate_before_any_collaboration_is_missing(tiny_ds):
 
 def test_country_match_is_missing_when_either_country_is_unknown(tiny_ds, tiny_pairs):
     f = build_features(tiny_ds, tiny_pairs)
-    assert _pair(f, "b1", "i1")["country_match"] == 1.0  # US / US
-    assert _pair(f, "b1", "i2")["country_match"] == 0.0  # FR / US
-    assert np.isnan(_pair(f, "b1", "i3")["country_match"])  # i3 has no country
-    assert np.isnan(_pair(f, "b2", "i1")["country_match"])  # b2 has no market
+    assert pair_row(f, "b1", "i1")["country_match"] == 1.0  # US / US
+    assert pair_row(f, "b1", "i2")["country_match"] == 0.0  # FR / US
+    assert np.isnan(pair_row(f, "b1", "i3")["country_match"])  # i3 has no country
+    assert np.isnan(pair_row(f, "b2", "i1")["country_match"])  # b2 has no market
 
 
 def test_same_value_codes_values_unseen_on_the_other_side():

@@ -54,10 +54,12 @@ def model(data) -> ConversionModel:
     return _fit(data)
 
 
-def test_init_does_no_work_and_fit_sets_underscore_attributes(data):
+def test_init_does_no_work_and_fit_sets_underscore_attributes(data, model):
     m = ConversionModel(seed=3)
     assert not any(k.endswith("_") for k in vars(m))
     assert m.seed == 3
+    assert {"booster_", "features_", "categories_", "calibration_",
+            "best_iteration_"} <= set(vars(model))
 
 
 def test_learns_the_signal(model, data):

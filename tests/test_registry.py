@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import mlflow_store as use_mlflow_store
 
 from recommender.errors import UserError
 from recommender.registry import Decision, champion_version, decide_alias, register_model
@@ -57,19 +58,16 @@ def test_missing_metric_is_a_clear_error():
 
 @pytest.fixture
 def mlflow_store(tmp_path, monkeypatch):
-    """A real MLflow tracking + registry store in a temporary SQLite file."""
+    """A real MLflow tracking + registry store in a temporary SQLite file (the earlier
+    URIs and MLFLOW_* environment variables are restored after the test)."""
     import mlflow
-    from mlflow.tracking._model_registry import utils as registry_utils
-    from mlflow.tracking._tracking_service import utils as tracking_utils
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(tracking_utils, "_tracking_uri", None)
-    monkeypatch.setattr(registry_utils, "_registry_uri", None)
     uri = f"sqlite:///{tmp_path}/mlflow.db"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    experiment = mlflow.create_experiment("test", artifact_location=(tmp_path / "art").as_uri())
-    yield mlflow.MlflowClient(uri, uri), experiment
+    with use_mlflow_store(uri):
+        experiment = mlflow.create_experiment("test",
+                                              artifact_location=(tmp_path / "art").as_uri())
+        yield mlflow.MlflowClient(uri, uri), experiment
 
 
 def _log_tiny_model(experiment_id: str) -> str:

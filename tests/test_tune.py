@@ -44,6 +44,19 @@ def test_best_parameters_are_written_and_are_the_best_trials(tuned):
     written = json.loads(tuned["out"].read_text())
     assert written == tuned["result"]["params"]
     assert {"learning_rate", "num_leaves", "min_data_in_leaf", "lambda_l2"} <= set(written)
+    # ...and they are the parameters the trial with the lowest validation loss logged
+    client = mlflow.MlflowClient(tuned["uri"], tuned["uri"])
+    parent = client.get_run(tuned["result"]["run_id"])
+    children = client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    best = min(children, key=lambda c: c.data.metrics["valid_log_loss"])
+    assert set(best.data.params) == set(written)
+    for name, value in written.items():
+        if isinstance(value, int):
+            assert int(best.data.params[name]) == value, name
+        else:
+            assert float(best.data.params[name]) == pytest.approx(value), name
 
 
 def test_train_accepts_the_tuned_parameters(tuned, tmp_path):
