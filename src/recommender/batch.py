@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -26,12 +24,12 @@ import pyarrow as pa
 
 from recommender import config
 from recommender.dataset import Dataset
-from recommender.errors import UserError
+from recommender.errors import UserError, terminate_as_interrupt
 from recommender.features import build_features, pair_context
 from recommender.features.assemble import with_post_history
 from recommender.inference import TreePredictor
 from recommender.io import atomic_path, write_csv_atomic
-from recommender.model import SMALL_BATCH, ConversionModel, apply_calibration
+from recommender.model import ConversionModel, apply_calibration
 from recommender.pairs import iter_pair_chunks
 from recommender.validate import OnInvalid, load_dataset, rejects_path_for
 
@@ -131,7 +129,7 @@ class Scorer:
                 ) -> tuple[np.ndarray, np.ndarray]:
         """(calibrated probability, raw LightGBM probability) of each pair, in order."""
         X = build_features(self.ds, pairs, self.context)
-        threads = num_threads or (1 if len(pairs) < SMALL_BATCH else None)
+        threads = self.model.threads_for(len(pairs), num_threads)
         raw = self.predictor.predict(self.model.feature_matrix(X), threads)
         return apply_calibration(self.model.calibration_, raw), raw
 
@@ -226,24 +224,6 @@ def check_engine(engine: str, scheduler: str | None, workers: int | None) -> Non
     if scheduler and workers:
         raise UserError("give --scheduler (an existing cluster) or --workers (a local one), "
                         "not both")
-
-
-@contextlib.contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt meanwhile, so that a job stopped by `kill` (or a
-    scheduler's timeout) unwinds and removes its temporary file like one stopped by Ctrl+C."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum, frame):  # noqa: ARG001
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _write(out: Path, schema: pa.Schema, tables: Iterable[tuple[pa.Table, str]],

@@ -90,7 +90,8 @@ def rounds_for(data: TrainingData | None, params: dict[str, Any] | None, seed: i
             return int(params[key]), ROUNDS_FROM_PARAMS
     from recommender.train import fit
 
-    local = fit(data, params=params, seed=seed, num_boost_round=max_rounds)
+    local = fit(data, params=params, seed=seed, num_boost_round=max_rounds,
+                calibration="platt")  # only its number of rounds is used
     return local.best_iteration_, ROUNDS_FROM_LOCAL_FIT
 
 

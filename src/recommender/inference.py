@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from recommender.io import atomic_path
+
 logger = logging.getLogger(__name__)
 
 TOLERANCE = 1e-6
@@ -61,7 +63,8 @@ def compile_lleaves(model_text: str, directory: Path | None = None):
     library = directory / f"{key}.so"
     booster_file = directory / f"{key}.txt"
     if not booster_file.exists():
-        _write_atomic(booster_file, model_text.encode())
+        with atomic_path(booster_file) as tmp:
+            tmp.write_bytes(model_text.encode())
     compiled = lleaves.Model(model_file=str(booster_file))
     if library.exists():
         compiled.compile(cache=str(library))
@@ -72,13 +75,6 @@ def compile_lleaves(model_text: str, directory: Path | None = None):
         compiled.compile(cache=str(built))
         os.replace(built, library)
     return compiled
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
 
 
 class TreePredictor:

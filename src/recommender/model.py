@@ -175,10 +175,10 @@ class ConversionModel:
         self._setup(X_train)
         cat_idx = [self.features_.index(c) for c in self.categorical_features_]
         dtrain = lgb.Dataset(
-            self._matrix(X_train), label=y_tr, feature_name=self.features_,
+            self.feature_matrix(X_train), label=y_tr, feature_name=self.features_,
             categorical_feature=cat_idx, free_raw_data=True,
         )
-        dvalid = lgb.Dataset(self._matrix(X_valid), label=y_va, reference=dtrain)
+        dvalid = lgb.Dataset(self.feature_matrix(X_valid), label=y_va, reference=dtrain)
         booster = lgb.train(
             self.params_, dtrain, num_boost_round=self.num_boost_round,
             valid_sets=[dvalid], valid_names=["valid"],
@@ -238,12 +238,9 @@ class ConversionModel:
     # --- encoding and prediction ----------------------------------------------------------
 
     def feature_matrix(self, X: pd.DataFrame) -> np.ndarray:
-        """The float matrix the booster reads (see `_matrix`), for other inference engines."""
-        return self._matrix(X)
-
-    def _matrix(self, X: pd.DataFrame) -> np.ndarray:
-        """Float matrix in `features_` order; categoricals as codes of the TRAINING categories
-        (unseen or missing values become NaN, which LightGBM treats as missing)."""
+        """The float matrix the booster reads: `features_` order; categoricals as codes of the
+        TRAINING categories (unseen or missing values become NaN, which LightGBM treats as
+        missing). Encode once to both score and explain the same rows (`*_of_matrix`)."""
         missing = [c for c in self.features_ if c not in X.columns]
         if missing:
             raise UserError(f"the frame lacks feature column(s) {missing}")
@@ -268,7 +265,9 @@ class ConversionModel:
                 ) from exc
         return out
 
-    def _threads(self, n_rows: int, num_threads: int | None) -> int:
+    def threads_for(self, n_rows: int, num_threads: int | None = None) -> int:
+        """Threads to predict `n_rows` rows: `num_threads` if given; one thread for fewer
+        than SMALL_BATCH rows (online requests skip OpenMP start-up); else every core."""
         if num_threads is not None:
             return num_threads
         if n_rows < SMALL_BATCH:
@@ -277,9 +276,11 @@ class ConversionModel:
 
     def predict_raw(self, X: pd.DataFrame, num_threads: int | None = None) -> np.ndarray:
         """LightGBM's probability before calibration, one per row."""
-        return self.booster_.predict(
-            self._matrix(X), num_threads=self._threads(len(X), num_threads)
-        )
+        return self.raw_of_matrix(self.feature_matrix(X), self.threads_for(len(X), num_threads))
+
+    def raw_of_matrix(self, matrix: np.ndarray, num_threads: int) -> np.ndarray:
+        """`predict_raw` of rows already encoded by `feature_matrix`."""
+        return self.booster_.predict(matrix, num_threads=num_threads)
 
     def predict_proba(self, X: pd.DataFrame, num_threads: int | None = None) -> np.ndarray:
         """Calibrated conversion probability, one per row (a 1-D array)."""
@@ -288,10 +289,14 @@ class ConversionModel:
     def contributions(self, X: pd.DataFrame, num_threads: int | None = None) -> pd.DataFrame:
         """Per-feature contributions (SHAP values, log-odds of the uncalibrated model) and
         the `bias` column; each row sums to the raw log-odds. Index of `X` kept."""
-        values = self.booster_.predict(
-            self._matrix(X), pred_contrib=True, num_threads=self._threads(len(X), num_threads)
-        )
-        return pd.DataFrame(values, columns=[*self.features_, "bias"], index=X.index)
+        out = self.contributions_of_matrix(self.feature_matrix(X),
+                                           self.threads_for(len(X), num_threads))
+        return out.set_axis(X.index)
+
+    def contributions_of_matrix(self, matrix: np.ndarray, num_threads: int) -> pd.DataFrame:
+        """`contributions` of rows already encoded by `feature_matrix` (a fresh index)."""
+        values = self.booster_.predict(matrix, pred_contrib=True, num_threads=num_threads)
+        return pd.DataFrame(values, columns=[*self.features_, "bias"])
 
     def feature_importance(self) -> pd.DataFrame:
         """Columns feature, gain, gain_share, split; sorted by gain, largest first."""

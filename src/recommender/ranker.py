@@ -175,8 +175,8 @@ class Ranker:
         if not len(rows):
             return pd.DataFrame()
         X = self._features(rows, brand, when)
-        M = self.model._matrix(X)  # encoded once: scores and contributions both read it
-        raw = self.model.booster_.predict(M, num_threads=ONLINE_THREADS)
+        M = self.model.feature_matrix(X)  # encoded once: scores and contributions read it
+        raw = self.model.raw_of_matrix(M, ONLINE_THREADS)
         p = apply_calibration(self.model.calibration_, raw)
         if budget is None:
             chosen = np.lexsort((rows, -raw, -p))[:top_n]
@@ -191,9 +191,7 @@ class Ranker:
                      "unpriced_left_out": unpriced}
         if not len(chosen):  # nothing fits the budget
             return pd.DataFrame()
-        contrib = pd.DataFrame(self.model.booster_.predict(
-            M[chosen], pred_contrib=True, num_threads=ONLINE_THREADS),
-            columns=[*self.model.features_, "bias"])
+        contrib = self.model.contributions_of_matrix(M[chosen], ONLINE_THREADS)
         return self._output(brief, rows[chosen], X, chosen, p[chosen], contrib, when, extra)
 
     def _output(self, brief: Brief, rows: np.ndarray, X: pd.DataFrame, chosen: np.ndarray,

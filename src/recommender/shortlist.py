@@ -132,7 +132,8 @@ def fit_shortlist(model, influencer_side: pd.DataFrame, brand_side: pd.DataFrame
     inf_rows = pd.Index(influencer_side["influencer_id"]).get_indexer(pairs["influencer_id"])
     feats = pair_features(influencer_side.take(inf_rows).reset_index(drop=True), brand_side,
                           context, pairs.reset_index(drop=True))
-    logit = model.booster_.predict(model._matrix(feats), raw_score=True, num_threads=1)
+    logit = model.booster_.predict(model.feature_matrix(feats), raw_score=True,
+                                  num_threads=1)
     y = logit - pd.Series(logit).groupby(pairs["brand_id"].to_numpy()).transform("mean").to_numpy()
     specs = []
     for name in INFLUENCER_FEATURES + PAIR_SURROGATE_FEATURES:

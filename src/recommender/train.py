@@ -104,11 +104,15 @@ def prepare(data_dir: Path, train_share: float = 0.65, valid_share: float = 0.15
 
 
 def fit(data: TrainingData, params: dict[str, Any] | None = None, seed: int = 0,
-        num_boost_round: int = 1000, early_stopping_rounds: int = 50) -> ConversionModel:
-    """LightGBM on the train window, early stopping and calibration on the validation window."""
+        num_boost_round: int = 1000, early_stopping_rounds: int = 50,
+        calibration: str = "auto") -> ConversionModel:
+    """LightGBM on the train window, early stopping and calibration on the validation window.
+
+    Callers that only want the booster (its validation loss, its number of rounds) pass
+    calibration="platt": the cheapest calibration, as "auto" cross-fits both methods."""
     model = ConversionModel(params=params, seed=seed, num_boost_round=num_boost_round,
                             early_stopping_rounds=early_stopping_rounds,
-                            categorical_features=CATEGORICAL_FEATURES)
+                            calibration=calibration, categorical_features=CATEGORICAL_FEATURES)
     return model.fit(data.train[FEATURE_COLUMNS], data.train[LABEL],
                      data.valid[FEATURE_COLUMNS], data.valid[LABEL])
 
@@ -204,8 +208,9 @@ def run_training(
     of `workers` processes (`recommender.distributed.fit_dask`); the rest is the same."""
     import mlflow
 
-    if engine not in ("local", "dask"):
-        raise UserError(f"--engine must be 'local' or 'dask', not '{engine}'")
+    from recommender.batch import check_engine
+
+    check_engine(engine, scheduler, workers)
     data = prepare(data_dir, split_by=split_by)
     run_params: dict[str, Any] = {"seed": seed, "data_dir": str(data_dir),
                                   "num_boost_round": num_boost_round, "engine": engine,

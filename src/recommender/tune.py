@@ -31,7 +31,7 @@ def suggest_params(trial) -> dict[str, Any]:
 def validation_loss(data: TrainingData, params: dict[str, Any], seed: int) -> tuple[float, dict]:
     """Log loss of the uncalibrated booster on the validation window (the test is never read),
     with the number of rounds early stopping chose."""
-    model = fit(data, params=params, seed=seed)
+    model = fit(data, params=params, seed=seed, calibration="platt")  # booster only
     p = model.predict_raw(data.valid[FEATURE_COLUMNS])
     y = data.valid[LABEL].to_numpy()
     return log_loss(y, p), {"valid_auc": auc(y, p), "best_iteration": model.best_iteration_}

@@ -4,9 +4,8 @@ One module per group of commands; importing them registers their commands on `ap
 order `--help` lists them).
 """
 
-import signal
-
 from recommender.cli.common import app
+from recommender.errors import terminate_as_interrupt
 
 # isort: off
 from recommender.cli import data, training, ranking, serving, scoring  # noqa: F401, E402
@@ -15,12 +14,7 @@ from recommender.cli import data, training, ranking, serving, scoring  # noqa: F
 __all__ = ["app", "run"]
 
 
-def _stop(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def run() -> None:
-    """The `recommender` command: `app`, with SIGTERM handled as Ctrl+C is, so that a stopped
-    command removes its temporary files, ends its MLflow run and shuts its Dask cluster down."""
-    signal.signal(signal.SIGTERM, _stop)
-    app()
+    """The `recommender` command: `app`, with SIGTERM handled as Ctrl+C is."""
+    with terminate_as_interrupt():
+        app()

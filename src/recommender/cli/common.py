@@ -100,12 +100,6 @@ WorkersOpt = Annotated[int | None, typer.Option(min=1, help="Start a local Dask 
                                                 "worker processes (--engine dask).")]
 
 
-def check_engine(engine: str, scheduler: str | None, workers: int | None) -> None:
-    from recommender.batch import check_engine as check
-
-    check(engine, scheduler, workers)
-
-
 ModelOpt = Annotated[str, typer.Option("--model", help="MLflow model URI of the ranker.")]
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 

@@ -15,7 +15,6 @@ from recommender.cli.common import (
     SchedulerOpt,
     WorkersOpt,
     app,
-    check_engine,
     check_on_invalid,
     friendly_errors,
     out,
@@ -57,7 +56,6 @@ def score(
     from recommender.batch import score_all_brands, score_pairs
     from recommender.errors import UserError
 
-    check_engine(engine, scheduler, workers)
     if all_brands == (pairs is not None):
         raise UserError("give either --pairs FILE or --all-brands")
     if all_brands:

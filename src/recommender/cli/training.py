@@ -16,7 +16,6 @@ from recommender.cli.common import (
     SplitByOpt,
     WorkersOpt,
     app,
-    check_engine,
     friendly_errors,
     out,
 )
@@ -83,7 +82,6 @@ def train(
 
     params = _lgb_params(learning_rate, num_leaves, min_data_in_leaf, feature_fraction,
                          lambda_l2, params_file)
-    check_engine(engine, scheduler, workers)
     result = run_training(data, experiment=experiment, model_name=model_name, seed=seed,
                           register=register, force_champion=force_champion, params=params,
                           num_boost_round=num_boost_round, engine=engine, scheduler=scheduler,
