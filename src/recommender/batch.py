@@ -55,7 +55,6 @@ class ModelRef:
 
     name: str
     version: str
-    uri: str
 
 
 def resolve_model(model_uri: str) -> tuple[ConversionModel, ModelRef]:
@@ -70,17 +69,17 @@ def resolve_model(model_uri: str) -> tuple[ConversionModel, ModelRef]:
 
     path = Path(model_uri)
     if path.is_dir() and (path / BOOSTER_FILE).is_file():
-        return ConversionModel.load(path), ModelRef(path.resolve().name, "local", model_uri)
+        return ConversionModel.load(path), ModelRef(path.resolve().name, "local")
     from recommender.pyfunc import load_conversion_model
 
     if model_uri.startswith("models:/"):
         name, version = _registry_version(model_uri)
         model = load_conversion_model(f"models:/{name}/{version}")
-        return model, ModelRef(name, version, model_uri)
+        return model, ModelRef(name, version)
     if model_uri.startswith("runs:/"):
         run_id, _, artifact = model_uri[len("runs:/"):].strip("/").partition("/")
-        return load_conversion_model(model_uri), ModelRef(artifact or "model", run_id, model_uri)
-    return load_conversion_model(model_uri), ModelRef(path.name, "local", model_uri)
+        return load_conversion_model(model_uri), ModelRef(artifact or "model", run_id)
+    return load_conversion_model(model_uri), ModelRef(path.name, "local")
 
 
 def _registry_version(model_uri: str) -> tuple[str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 ColumnType = Literal["id", "str", "int", "float", "bool", "timestamp"]
@@ -26,7 +26,6 @@ class Column:
     type: ColumnType
     required: bool = True
     unique: bool = False
-    non_empty: bool = False
     min_value: float | None = None
     max_value: float | None = None
     allowed: tuple[str, ...] | None = None  # closed vocabulary (case-insensitive)
@@ -43,24 +42,17 @@ class Table:
     columns: tuple[Column, ...]
     long_shares_key: str | None = None  # audience tables: shares per (key, dimension) <= 1
     description: str = ""
-    extra: dict = field(default_factory=dict)
 
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
-
-    def column(self, name: str) -> Column:
-        for c in self.columns:
-            if c.name == name:
-                return c
-        raise KeyError(name)
 
 
 def _audience_columns(key: str, ref: str) -> tuple[Column, ...]:
     return (
         Column(key, "id", references=ref),
         Column("dimension", "str", allowed=DIMENSIONS),
-        Column("segment", "str", non_empty=True),
+        Column("segment", "str"),
         Column("share", "float", min_value=0.0, max_value=1.0),
     )
 
@@ -68,9 +60,9 @@ def _audience_columns(key: str, ref: str) -> tuple[Column, ...]:
 INFLUENCERS = Table(
     "influencers", True,
     (
-        Column("influencer_id", "id", unique=True, non_empty=True),
+        Column("influencer_id", "id", unique=True),
         Column("platform", "str", allowed=PLATFORMS),
-        Column("niche", "str", non_empty=True),
+        Column("niche", "str"),
         Column("followers", "int", min_value=0),
         Column("country", "str", required=False),
         Column("real_follower_share", "float", required=False, min_value=0.0, max_value=1.0),
@@ -85,7 +77,7 @@ AUDIENCE = Table(
 POSTS = Table(
     "posts", True,
     (
-        Column("post_id", "id", unique=True, non_empty=True),
+        Column("post_id", "id", unique=True),
         Column("influencer_id", "id", references="influencers.influencer_id"),
         Column("posted_at", "timestamp"),
         Column("likes", "int", min_value=0),
@@ -100,9 +92,9 @@ POSTS = Table(
 BRANDS = Table(
     "brands", True,
     (
-        Column("brand_id", "id", unique=True, non_empty=True),
+        Column("brand_id", "id", unique=True),
         Column("name", "str", required=False),
-        Column("category", "str", non_empty=True),
+        Column("category", "str"),
         Column("country", "str", required=False),
     ),
     description="one row per brand",
@@ -114,7 +106,7 @@ BRAND_AUDIENCE = Table(
 COLLABORATIONS = Table(
     "collaborations", False,
     (
-        Column("collaboration_id", "id", unique=True, non_empty=True),
+        Column("collaboration_id", "id", unique=True),
         Column("brand_id", "id", references="brands.brand_id"),
         Column("influencer_id", "id", references="influencers.influencer_id"),
         Column("started_at", "timestamp"),

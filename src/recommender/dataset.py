@@ -64,7 +64,7 @@ class Dataset:
     present: dict[str, frozenset[str]] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    rejects: pd.DataFrame = field(default_factory=lambda: empty_rejects())
+    rejects: pd.DataFrame = field(default_factory=empty_rejects)
     source: Path | None = None
 
     def table(self, name: str) -> pd.DataFrame:

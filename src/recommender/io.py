@@ -164,10 +164,3 @@ def write_csv_atomic(df: pd.DataFrame, path: Path) -> Path:
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False)
     return Path(path)
-
-
-def write_table_atomic(df: pd.DataFrame, path: Path) -> Path:
-    """Write Parquet or CSV by the suffix of `path`, atomically."""
-    if Path(path).suffix == ".csv":
-        return write_csv_atomic(df, path)
-    return write_parquet_atomic(df, path)

@@ -72,9 +72,9 @@ class LoadResult:
         """Bad requests not refused with a 4xx."""
         return [o for o in self.outcomes if not o.request.good and not 400 <= o.status < 500]
 
-    def latency_ms(self, q: float, good_only: bool = True) -> float:
-        """The q-th percentile of request latency in ms."""
-        times = [o.seconds for o in self.outcomes if o.request.good or not good_only]
+    def latency_ms(self, q: float) -> float:
+        """The q-th percentile of the latency of the good requests, in ms."""
+        times = [o.seconds for o in self.outcomes if o.request.good]
         return float(np.percentile(times, q) * 1000) if times else float("nan")
 
     @property

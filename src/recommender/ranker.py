@@ -67,7 +67,7 @@ class Ranker:
         c = ds.collaborations
         rows = self.ids.get_indexer(c["influencer_id"])
         self.history = {b: np.unique(g) for b, g in
-                        pd.Series(rows).groupby(c["brand_id"].to_numpy()) if len(g)}
+                        pd.Series(rows).groupby(c["brand_id"].to_numpy())}
         self.first_stage = FirstStage(snap.shortlist, side, self.context)
         # first requests for known brands, and for inline ones of their categories, pay no set-up
         self.first_stage.warm(pd.concat([self.brands, self.brands.assign(brand_country=None)]))

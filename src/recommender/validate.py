@@ -59,6 +59,13 @@ class _TableCheck:
         return [f"'{v}'" if v is not None and not pd.isna(v) and str(v).strip() else
                 f"row {p + 1}" for v, p in zip(ids, positions, strict=True)]
 
+    def bad_mask(self) -> pd.Series:
+        """Rows that break at least one rule."""
+        bad = pd.Series(False, index=self.raw.index)
+        for _, _, mask in self.bad_rows:
+            bad |= mask
+        return bad
+
     def fatal(self, column: str, rule: str) -> None:
         self.problems.append(Problem(self.spec.name, self.file, column, rule, 0, (), fatal=True))
 
@@ -168,7 +175,7 @@ def _check_table(
         if col.name in raw.columns:
             _check_column(check, col)
         else:
-            check.typed[col.name] = _absent_column(col, len(raw), raw.index)
+            check.typed[col.name] = _absent_column(col, raw.index)
     if spec.long_shares_key:
         _check_shares(check)
     _check_references(check, parents)
@@ -185,7 +192,7 @@ def _delimiter_hint(raw: pd.DataFrame) -> str:
     return ""
 
 
-def _absent_column(col: Column, n: int, index: pd.Index) -> pd.Series:
+def _absent_column(col: Column, index: pd.Index) -> pd.Series:
     if col.type == "bool":
         return pd.Series(bool(col.default), index=index, dtype=bool)
     if col.type == "timestamp":
@@ -207,7 +214,7 @@ def _finalise(check: _TableCheck) -> pd.DataFrame:
 
 def _empty_table(spec: Table) -> pd.DataFrame:
     idx = pd.RangeIndex(0)
-    return pd.DataFrame({c.name: _absent_column(c, 0, idx) for c in spec.columns})
+    return pd.DataFrame({c.name: _absent_column(c, idx) for c in spec.columns})
 
 
 def _rejects_of(check: _TableCheck) -> pd.DataFrame:
@@ -276,9 +283,7 @@ def validate_frames(
         if any(p.fatal for p in check.problems):
             typed[name] = _empty_table(spec)
             continue
-        bad = pd.Series(False, index=check.raw.index)
-        for _, _, mask in check.bad_rows:
-            bad |= mask
+        bad = check.bad_mask()
         rejects.append(_rejects_of(check))
         if on_invalid == "quarantine":
             check.typed = check.typed[~bad]
@@ -380,9 +385,7 @@ def validate_pairs(
     fatal = [p for p in check.problems if p.fatal]
     if fatal or (check.problems and on_invalid == "fail"):
         raise ValidationError(fatal or check.problems)
-    bad = pd.Series(False, index=check.raw.index)
-    for _, _, mask in check.bad_rows:
-        bad |= mask
+    bad = check.bad_mask()
     pairs = check.typed[~bad].reset_index(drop=True)
     if pairs["as_of"].isna().any():
         pairs["as_of"] = pairs["as_of"].fillna(ds.latest_timestamp)

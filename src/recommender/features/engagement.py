@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,8 +16,6 @@ from recommender.features.timeline import (
     segment_sums,
     to_ns,
 )
-
-logger = logging.getLogger(__name__)
 
 WINDOWS_DAYS = (30, 90, 365)
 # Window medians are taken over at most this many of the window's most recent posts: exact

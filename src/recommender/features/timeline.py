@@ -136,13 +136,6 @@ class Timeline:
         order = np.lexsort((times, codes)).astype(np.int64)
         return cls(codes[order], times[order], offsets, order)
 
-    @property
-    def order(self) -> np.ndarray:
-        """Source position of each sorted row."""
-        if self.sort_order is None:
-            return np.arange(len(self.codes), dtype=np.int64)
-        return self.sort_order
-
     def __len__(self) -> int:
         return len(self.codes)
 

@@ -22,7 +22,6 @@ assert len(PLATFORM_WEIGHTS) == len(PLATFORMS)
 # Follower bands among accounts >= 1k (measured), plus a few nano accounts below 1k.
 BAND_EDGES_LOG10 = np.array([3.0, 4.0, np.log10(50_000), 5.0, 6.0, 7.3])
 BAND_SHARES = np.array([0.374, 0.364, 0.101, 0.139, 0.022])
-BAND_LABELS = ("1k-10k", "10k-50k", "50k-100k", "100k-1M", "1M+")
 # density slope in log10 followers inside each band (negative: fewer large accounts)
 BAND_SLOPES = np.array([-0.3, -0.6, 0.0, -1.6, -2.5])
 SUB_1K_SHARE = 0.03
