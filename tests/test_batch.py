@@ -112,6 +112,20 @@ def test_bad_pairs_fail_naming_file_column_rule_and_counting_every_chunk(world, 
     assert files_in(tmp_path) == {"pairs.csv"}
 
 
+def test_a_repeated_header_is_refused_as_load_pairs_refuses_it(world, tmp_path):
+    # regression: the chunked reader renamed the repeat (brand_id.1) and scored the pairs
+    pairs = random_pairs(world["ds"], 10, seed=4)[["brand_id", "influencer_id"]]
+    pairs.assign(again=pairs["brand_id"]).to_csv(
+        tmp_path / "pairs.csv", index=False, header=["brand_id", "influencer_id", "brand_id"])
+    with pytest.raises(ValidationError, match="appears more than once") as whole:
+        load_pairs(tmp_path / "pairs.csv", world["ds"])
+    with pytest.raises(ValidationError) as chunked:
+        score_pairs(tmp_path / "pairs.csv", tmp_path / "scores.parquet",
+                    model_uri=str(world["model_dir"]), data_dir=world["data_dir"], chunk_size=3)
+    assert str(chunked.value) == str(whole.value)
+    assert files_in(tmp_path) == {"pairs.csv"}
+
+
 def test_quarantine_scores_the_valid_rows_and_writes_rejects_with_file_rows(world, tmp_path):
     pairs = random_pairs(world["ds"], 60, seed=3)
     pairs.loc[45, "brand_id"] = "no-such-brand"

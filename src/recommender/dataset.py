@@ -34,6 +34,11 @@ class Problem:
     first_ids: tuple[str, ...] = ()
     fatal: bool = False  # the table cannot be used at all (missing column, unreadable, empty)
 
+    @classmethod
+    def fatal_at(cls, table: str, file: str, rule: str, column: str = "") -> Problem:
+        """A problem that makes the whole table (or file) unusable."""
+        return cls(table, file, column, rule, 0, (), fatal=True)
+
     def message(self) -> str:
         where = f"{self.file}: column '{self.column}'" if self.column else self.file
         if self.fatal:

@@ -20,6 +20,15 @@ logger = logging.getLogger(__name__)
 class ReadError(ValueError):
     """A table file that cannot be read at all (encoding, delimiter, corrupt Parquet)."""
 
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path, self.reason = Path(path), reason
+        super().__init__(f"{path}: {reason}")
+
+
+# How every CSV table is read: cells as written, strings; only an empty cell is missing.
+CSV_OPTIONS = {"dtype": str, "keep_default_na": False, "na_values": [""],
+               "encoding": "utf-8-sig", "skipinitialspace": False}
+
 
 def find_table_file(data_dir: Path, name: str) -> Path | None:
     """The file holding table `name` in `data_dir`: Parquet wins over CSV; None if absent."""
@@ -33,37 +42,38 @@ def find_table_file(data_dir: Path, name: str) -> Path | None:
 def read_raw(path: Path) -> pd.DataFrame:
     """Read a table file as written: CSV cells as strings (missing = NA), Parquet as stored."""
     path = Path(path)
-    try:
+    with read_errors(path):
         if path.suffix == ".parquet":
             return pd.read_parquet(path)
-        df = pd.read_csv(
-            path,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            encoding="utf-8-sig",
-            skipinitialspace=False,
-        )
-        return _with_header_as_written(df, path)
+        df = pd.read_csv(path, **CSV_OPTIONS)
+        return df.set_axis(header_as_written(df.columns, path), axis=1)
+
+
+@contextlib.contextmanager
+def read_errors(path: Path) -> Iterator[None]:
+    """Turn pandas' errors while reading `path` into a ReadError naming the file and why."""
+    try:
+        yield
     except pd.errors.EmptyDataError as exc:
-        raise ReadError(f"{path}: the file is empty (no header row)") from exc
+        raise ReadError(path, "the file is empty (no header row)") from exc
     except UnicodeDecodeError as exc:
-        raise ReadError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it "
-                        "as UTF-8 CSV") from exc
+        raise ReadError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start}); save it as "
+                        "UTF-8 CSV") from exc
     except (pd.errors.ParserError, ValueError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ReadError(f"{path}: cannot be read as a table: {first}") from exc
+        raise ReadError(path, f"cannot be read as a table: {first}") from exc
 
 
-def _with_header_as_written(df: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """Undo pandas' renaming of a repeated CSV header (`id`, `id.1`) so it can be reported."""
+def header_as_written(columns: pd.Index, path: Path) -> pd.Index:
+    """The CSV header of `path` as written where pandas renamed a repeated name (`id`, `id.1`),
+    so that the repeat can be reported; else `columns` unchanged."""
     import csv
 
     with path.open(newline="", encoding="utf-8-sig") as fh:
         header = next(csv.reader(fh), [])
-    if len(header) == len(df.columns) and len(set(header)) < len(header):
-        df.columns = header
-    return df
+    if len(header) == len(columns) and len(set(header)) < len(header):
+        return pd.Index(header)
+    return columns
 
 
 def _temp_prefix(path: Path) -> str:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from recommender.coerce import MAX_TIME, MIN_TIME
 from recommender.dataset import Dataset, Problem, ValidationError
-from recommender.io import ReadError
+from recommender.io import CSV_OPTIONS, ReadError, header_as_written, read_errors, read_raw
 from recommender.validate import MAX_IDS_SHOWN, OnInvalid, validate_pairs
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ Chunks = Iterator[tuple[pd.DataFrame, pd.DataFrame]]
 
 
 def _fatal(path: Path, rule: str) -> ValidationError:
-    return ValidationError([Problem("pairs", str(path), "", rule, 0, (), True)])
+    return ValidationError([Problem.fatal_at("pairs", str(path), rule)])
 
 
 def read_raw_chunks(path: Path, chunk_size: int) -> tuple[Iterator[pd.DataFrame], int | None]:
@@ -59,18 +59,17 @@ def _parquet_chunks(source, chunk_size: int) -> Iterator[pd.DataFrame]:
 
 
 def _csv_chunks(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
+    """CSV chunks read as `read_raw` reads a whole file (same options, errors and header)."""
     try:
-        reader = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
-                             encoding="utf-8-sig", chunksize=chunk_size)
-        with reader:
-            yield from reader
-    except pd.errors.EmptyDataError:
-        raise _fatal(path, "the file is empty (no header row)") from None
-    except UnicodeDecodeError as exc:
-        raise _fatal(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except (pd.errors.ParserError, ReadError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise _fatal(path, f"cannot be read as a table: {first}") from None
+        with read_errors(path), pd.read_csv(path, chunksize=chunk_size,
+                                            **CSV_OPTIONS) as reader:
+            columns = None
+            for chunk in reader:
+                if columns is None:
+                    columns = header_as_written(chunk.columns, path)
+                yield chunk.set_axis(columns, axis=1)
+    except ReadError as exc:
+        raise _fatal(path, exc.reason) from None
 
 
 def fast_pairs(raw: pd.DataFrame, brands: pd.Index, influencers: pd.Index,
@@ -160,14 +159,9 @@ def iter_pair_chunks(path: Path, ds: Dataset, chunk_size: int,
             if not problems:
                 yield pairs, rejects
         if empty:  # a header without rows: checked once, for the contract's messages
-            yield validate_pairs(_header_only(path), ds, str(path), on_invalid)
+            yield validate_pairs(read_raw(path), ds, str(path), on_invalid)
         if problems:
             raise ValidationError(_merge(problems))
 
     return chunks(), total
 
-
-def _header_only(path: Path) -> pd.DataFrame:
-    from recommender.io import read_raw
-
-    return read_raw(Path(path))

@@ -67,7 +67,7 @@ class _TableCheck:
         return bad
 
     def fatal(self, column: str, rule: str) -> None:
-        self.problems.append(Problem(self.spec.name, self.file, column, rule, 0, (), fatal=True))
+        self.problems.append(Problem.fatal_at(self.spec.name, self.file, rule, column))
 
 
 def _check_column(check: _TableCheck, col: Column) -> None:
@@ -266,8 +266,8 @@ def validate_frames(
 
     for name in contract.TABLES:
         if contract.TABLES[name].required and name not in frames:
-            problems.append(Problem(name, files.get(name, f"{name}.csv|.parquet"), "",
-                                    "required table is missing", 0, (), fatal=True))
+            problems.append(Problem.fatal_at(name, files.get(name, f"{name}.csv|.parquet"),
+                                             "required table is missing"))
     for name in VALIDATION_ORDER:
         spec = contract.TABLES[name]
         if name not in frames:
@@ -332,7 +332,7 @@ def read_tables(data_dir: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]
     """Read every contract table present in `data_dir` as raw frames (Parquet wins over CSV)."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise ValidationError([Problem("", str(data_dir), "", "is not a folder", 0, (), True)])
+        raise ValidationError([Problem.fatal_at("", str(data_dir), "is not a folder")])
     frames, files, problems = {}, {}, []
     for name in contract.TABLES:
         path = find_table_file(data_dir, name)
@@ -342,7 +342,7 @@ def read_tables(data_dir: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]
         try:
             frames[name] = read_raw(path)
         except ReadError as exc:
-            problems.append(Problem(name, str(path), "", str(exc).split(": ", 1)[-1], 0, (), True))
+            problems.append(Problem.fatal_at(name, str(path), exc.reason))
     if problems:
         raise ValidationError(problems)
     return frames, files
@@ -363,13 +363,11 @@ def load_pairs(
     """
     path = Path(path)
     if not path.is_file():
-        raise ValidationError([Problem("pairs", str(path), "", "file not found", 0, (), True)])
+        raise ValidationError([Problem.fatal_at("pairs", str(path), "file not found")])
     try:
         raw = read_raw(path)
     except ReadError as exc:
-        raise ValidationError(
-            [Problem("pairs", str(path), "", str(exc).split(": ", 1)[-1], 0, (), True)]
-        ) from exc
+        raise ValidationError([Problem.fatal_at("pairs", str(path), exc.reason)]) from exc
     return validate_pairs(raw, ds, str(path), on_invalid)
 
 
