@@ -120,19 +120,21 @@ class _Windows:
     """Window sums of the per-post values for queries in (group, as_of) order.
 
     The windows are nested, so [start, end) is cut into four segments at the 365-, 90- and
-    30-day bounds and summed once; each window is a sum of its segments.
+    30-day bounds and summed once; each window is a sum of its segments, added up once here
+    (several features read the same window).
     """
 
     SEGMENTS = {"all": (0, 4), "365": (1, 4), "90": (2, 4), "30": (3, 4), "older": (1, 2)}
 
     def __init__(self, values: np.ndarray, flags: np.ndarray, bounds: list[np.ndarray]):
-        self.values = segment_sums(values, bounds, dtype=np.float64)
-        self.flags = segment_sums(flags, bounds, dtype=np.int32)
+        values = segment_sums(values, bounds, dtype=np.float64)
+        flags = segment_sums(flags, bounds, dtype=np.int32)
+        self._sums = {window: (values[:, :, lo:hi].sum(axis=2), flags[:, :, lo:hi].sum(axis=2))
+                      for window, (lo, hi) in self.SEGMENTS.items()}
 
     def sums(self, window: str) -> tuple[np.ndarray, np.ndarray]:
-        """(value sums, flag counts) of every row over the window, per query."""
-        lo, hi = self.SEGMENTS[window]
-        return self.values[:, :, lo:hi].sum(axis=2), self.flags[:, :, lo:hi].sum(axis=2)
+        """(value sums, flag counts) of every row over the window, per query (read only)."""
+        return self._sums[window]
 
     def mean(self, row: int, count_row: int, window: str) -> np.ndarray:
         total, counts = self.sums(window)
