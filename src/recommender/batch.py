@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from recommender import config
+from recommender.coerce import utc_timestamp
 from recommender.dataset import Dataset
 from recommender.errors import UserError, terminate_as_interrupt
 from recommender.features import build_features, pair_context
@@ -346,8 +347,7 @@ def score_all_brands(
     model, ref = resolve_model(model_uri)
     scorer = Scorer(ds, model, ref, backend)
     setup = time.perf_counter() - start
-    when = ds.latest_timestamp if as_of is None else pd.Timestamp(as_of)
-    when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
+    when = utc_timestamp(ds.latest_timestamp if as_of is None else as_of)
     candidates = catalogue(ds)
     if not len(candidates):
         raise UserError(f"{data_dir}: no influencer has {config.MICRO_MIN_FOLLOWERS:,} to "

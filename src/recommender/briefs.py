@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from recommender import config
+from recommender.coerce import utc_timestamp
 from recommender.contract import DIMENSIONS, PLATFORMS, SHARE_SUM_TOLERANCE
 from recommender.errors import UserError
 
@@ -223,7 +224,7 @@ def parse_as_of(v: Any, snapshot_as_of: pd.Timestamp) -> pd.Timestamp:
     if pd.isna(t) or isinstance(v, bool | int | float):
         raise UserError(f"as_of = {v!r}: must be an ISO 8601 timestamp such as "
                         "2025-06-30T00:00:00Z")
-    t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+    t = utc_timestamp(t)
     if t < snapshot_as_of:
         raise UserError(f"as_of = {v!r}: is before the model's snapshot ({snapshot_as_of}); "
                         "it holds no earlier state (score past pairs in batch instead)")

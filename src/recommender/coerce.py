@@ -69,15 +69,31 @@ def to_bool(s: pd.Series, default: bool) -> tuple[pd.Series, pd.Series]:
     return out, bad
 
 
+def utc_timestamp(value: object) -> pd.Timestamp:
+    """One instant in UTC; a timestamp without a zone is UTC (the contract's rule)."""
+    t = pd.Timestamp(value)
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+def utc_series(s: pd.Series) -> pd.Series:
+    """A datetime column in UTC; values without a zone are UTC."""
+    return s.dt.tz_localize("UTC") if s.dt.tz is None else s.dt.tz_convert("UTC")
+
+
+def in_time_range(ts: pd.Series) -> pd.Series:
+    """True for timestamps in [MIN_TIME, MAX_TIME); False for missing ones."""
+    return ts.notna() & (ts >= MIN_TIME) & (ts < MAX_TIME)
+
+
 def to_timestamp(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_datetime64_any_dtype(s):
-        ts = s.dt.tz_localize("UTC") if s.dt.tz is None else s.dt.tz_convert("UTC")
+        ts = utc_series(s)
         given = s.notna()
     else:
         text = blank_to_na(as_string(s))
         given = text.notna()
         ts = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
-    in_range = ts.notna() & (ts >= MIN_TIME) & (ts < MAX_TIME)
+    in_range = in_time_range(ts)
     bad = given & ~in_range
     ts = ts.where(in_range).astype("datetime64[ns, UTC]")
     return ts, bad

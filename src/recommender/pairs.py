@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from recommender.coerce import MAX_TIME, MIN_TIME
+from recommender.coerce import in_time_range, utc_series
 from recommender.dataset import Dataset, Problem, ValidationError
 from recommender.io import CSV_OPTIONS, ReadError, header_as_written, read_errors, read_raw
 from recommender.validate import MAX_IDS_SHOWN, OnInvalid, validate_pairs
@@ -99,7 +99,7 @@ def _fast_as_of(s: pd.Series | None, n: int) -> pd.Series | None:
     if s is None:
         return pd.Series(pd.NaT, index=pd.RangeIndex(n), dtype="datetime64[ns, UTC]")
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        ts = s.dt.tz_localize("UTC") if s.dt.tz is None else s.dt.tz_convert("UTC")
+        ts = utc_series(s)
     elif isinstance(s.dtype, pd.StringDtype):
         codes, uniques = pd.factorize(s)
         parsed = pd.to_datetime(pd.Index(uniques), utc=True, format="ISO8601", errors="coerce")
@@ -108,8 +108,7 @@ def _fast_as_of(s: pd.Series | None, n: int) -> pd.Series | None:
         ts = pd.Series(parsed.take(codes, allow_fill=True, fill_value=pd.NaT), index=s.index)
     else:
         return None
-    given = ts.notna()
-    if ((ts[given] < MIN_TIME) | (ts[given] >= MAX_TIME)).any():
+    if (ts.notna() & ~in_time_range(ts)).any():
         return None
     return ts.astype("datetime64[ns, UTC]").reset_index(drop=True)
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from recommender.coerce import utc_timestamp
 from recommender.dataset import Dataset
 from recommender.errors import UserError
 from recommender.features import brand_profiles, influencer_features, pair_context
@@ -39,11 +40,6 @@ POSTS_COLUMNS = {"post_id": "str", "influencer_id": "str", "posted_at": "datetim
                  "followers_at_post": "float64", "sponsored": "bool", "brand_id": "str"}
 
 
-def _utc(ts: Any) -> pd.Timestamp:
-    t = pd.Timestamp(ts)
-    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
-
-
 def build_snapshot(ds: Dataset, model, as_of: pd.Timestamp | str | None = None, *,
                    out_dir: Path | str) -> Path:
     """Write the snapshot of `ds` as of `as_of` (default: ds.latest_timestamp) into `out_dir`.
@@ -52,7 +48,7 @@ def build_snapshot(ds: Dataset, model, as_of: pd.Timestamp | str | None = None, 
     snapshot.json is written last: a folder without it is an incomplete snapshot.
     """
     out = Path(out_dir)
-    as_of = _utc(ds.latest_timestamp if as_of is None else as_of)
+    as_of = utc_timestamp(ds.latest_timestamp if as_of is None else as_of)
     collabs = ds.collaborations[ds.collaborations["started_at"] < as_of]
     tables = {"influencers": ds.influencers, "audience": ds.audience, "brands": ds.brands,
               "brand_audience": ds.brand_audience, "collaborations": collabs}
@@ -124,5 +120,6 @@ def load_snapshot(directory: Path | str) -> Snapshot:
     if not side["influencer_id"].equals(tables["influencers"]["influencer_id"]):
         raise UserError(f"{d}: {INFLUENCER_SIDE}.parquet and influencers.parquet disagree")
     shortlist = json.loads((d / SHORTLIST_FILE).read_text(encoding="utf-8"))
-    return Snapshot(as_of=_utc(meta["as_of"]), meta=meta, ds=_dataset(tables, meta["present"]),
-                    influencer_side=side, shortlist=shortlist)
+    return Snapshot(as_of=utc_timestamp(meta["as_of"]), meta=meta,
+                    ds=_dataset(tables, meta["present"]), influencer_side=side,
+                    shortlist=shortlist)
