@@ -49,6 +49,35 @@ def test_served_ranker_answers_top_n_with_reasons(server):
     assert all(0 < r["score"] < 1 for r in rows) and rows[0]["snapshot_as_of"]
 
 
+# every JSON form MLflow's server accepts; "inputs" carries scalars as 0-d arrays
+MLFLOW_FORMS = [
+    {"dataframe_split": {"columns": ["brand_id"], "data": [["b01"]]}},
+    {"inputs": {"brand_id": "b01"}},
+    {"inputs": [{"brand_id": "b01"}]},
+    {"inputs": {"brand_id": ["b01"]}},
+    {"instances": [{"brand_id": "b01"}]},
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("body", MLFLOW_FORMS)
+def test_served_ranker_accepts_every_mlflow_input_format(server, body):
+    # regression: "inputs" gave a 500 (one brief as a dict) or a 400 (records)
+    status, answer = post(server, {**body, "params": {"top_n": 3}})
+    assert status == 200, answer
+    rows = json.loads(answer)["predictions"]
+    assert [r["rank"] for r in rows] == [1, 2, 3]
+    assert {r["brand_id"] for r in rows} == {"b01"}
+
+
+@pytest.mark.slow
+def test_bad_value_sent_as_inputs_is_named_like_any_other(server):
+    status, body = post(server, {"inputs": [{"brand_id": "b01", "min_followers": 1.5}]})
+    assert 400 <= status < 500, body
+    message = json.loads(body)["message"]
+    assert "min_followers" in message and "1.5" in message
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("payload, words", BAD)
 def test_bad_request_gets_a_4xx_naming_the_problem_and_the_server_keeps_serving(

@@ -188,7 +188,8 @@ def parse_briefs(briefs: Any, brand_ids: pd.Index, niches: pd.Index) -> list[Bri
         briefs = pd.DataFrame([briefs])
     if not isinstance(briefs, pd.DataFrame):
         raise UserError(f"briefs must be a table with one brief per row, got "
-                        f"{type(briefs).__name__}")
+                        f"{type(briefs).__name__}; e.g. {{\"dataframe_records\": "
+                        f"[{{\"brand_id\": \"b001\"}}]}}")
     if len(briefs) == 0:
         raise UserError("briefs: the request holds no brief (one row per brief, e.g. "
                         "{\"brand_id\": \"b001\"})")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
@@ -42,15 +43,25 @@ SIGNATURE = ModelSignature(inputs=None, params=ParamSchema([
 
 
 def _briefs(model_input: Any) -> Any:
-    """The request's briefs as a table (records, a dict of columns or a DataFrame)."""
-    if isinstance(model_input, pd.DataFrame):
-        return model_input
+    """The briefs as MLflow parsed the request, with its 0-d arrays as plain values.
+
+    "dataframe_records"/"dataframe_split" arrive as a DataFrame; "inputs" as records or as a
+    dict (of columns, or of one brief's values); "instances" as a dict of columns. What is
+    not a table is left to `parse_briefs` to refuse."""
     if isinstance(model_input, list) and all(isinstance(r, dict) for r in model_input):
-        return pd.DataFrame(model_input)
+        return pd.DataFrame([_plain(r) for r in model_input])
     if isinstance(model_input, dict):
-        return pd.DataFrame(model_input)
-    raise UserError("the request must hold a table of briefs, e.g. "
-                    '{"dataframe_records": [{"brand_id": "b001"}]}')
+        values = _plain(model_input)
+        if all(np.ndim(v) == 0 for v in values.values()):
+            return values  # one brief
+        return pd.DataFrame(values)
+    return model_input
+
+
+def _plain(record: dict) -> dict:
+    """MLflow's 0-d numpy arrays (how "inputs" carries a scalar) as Python values."""
+    return {k: v.item() if isinstance(v, np.ndarray) and v.ndim == 0 else v
+            for k, v in record.items()}
 
 
 def _null_for_nan(frame: pd.DataFrame) -> pd.DataFrame:
