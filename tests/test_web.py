@@ -59,6 +59,18 @@ def test_snapshot_as_of_and_model_version_are_shown(client, world):
     assert page.by_id["model-version"] == MODEL_TEXT
 
 
+def test_page_for_a_registry_uri_names_the_version_it_loaded(registered_ranker):
+    from conftest import mlflow_store
+
+    from recommender.web.app import app_for_model
+
+    with mlflow_store(registered_ranker["tracking_uri"]):
+        app = app_for_model(registered_ranker["model_uri"])  # models:/...@champion
+    page = read_page(app.test_client().get("/").get_data(as_text=True))
+    assert page.by_id["model-version"] == (
+        f"influencer-ranker version {registered_ranker['version']} (champion)")
+
+
 def test_static_assets_ship_with_the_package_and_nothing_is_fetched_elsewhere(client):
     html = client.get("/").get_data(as_text=True)
     assert client.get("/static/style.css").status_code == 200

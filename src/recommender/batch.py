@@ -72,36 +72,16 @@ def resolve_model(model_uri: str) -> tuple[ConversionModel, ModelRef]:
     if path.is_dir() and (path / BOOSTER_FILE).is_file():
         return ConversionModel.load(path), ModelRef(path.resolve().name, "local")
     from recommender.pyfunc import load_conversion_model
+    from recommender.registry import resolve_version
 
     if model_uri.startswith("models:/"):
-        name, version = _registry_version(model_uri)
+        name, version = resolve_version(model_uri)
         model = load_conversion_model(f"models:/{name}/{version}")
         return model, ModelRef(name, version)
     if model_uri.startswith("runs:/"):
         run_id, _, artifact = model_uri[len("runs:/"):].strip("/").partition("/")
         return load_conversion_model(model_uri), ModelRef(artifact or "model", run_id)
     return load_conversion_model(model_uri), ModelRef(path.name, "local")
-
-
-def _registry_version(model_uri: str) -> tuple[str, str]:
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    rest = model_uri[len("models:/"):].strip("/")
-    client = MlflowClient()
-    try:
-        if "@" in rest:
-            name, alias = rest.split("@", 1)
-            return name, str(client.get_model_version_by_alias(name, alias).version)
-        name, _, version = rest.partition("/")
-        if version in ("", "latest"):
-            versions = client.search_model_versions(f"name = '{name}'")
-            if not versions:
-                raise UserError(f"model {model_uri}: no registered version")
-            return name, str(max(int(v.version) for v in versions))
-        return name, str(client.get_model_version(name, version).version)
-    except MlflowException as exc:
-        raise UserError(f"model {model_uri}: not found in the registry ({exc.message})") from None
 
 
 # --- scoring one chunk (here or on a Dask worker) -------------------------------------------

@@ -179,3 +179,27 @@ def remove_unfinished_versions(name: str, client: MlflowClient | None = None) ->
         logger.warning("deleted %s version %s: its registration was interrupted", name, v.version)
         deleted.append(v.version)
     return deleted
+
+
+def resolve_version(model_uri: str) -> tuple[str, str]:
+    """(name, version) a `models:/NAME@ALIAS`, `models:/NAME/N` or `models:/NAME[/latest]`
+    URI points at NOW: resolve once, then load that version, so that an alias moved
+    meanwhile cannot make the name and the loaded model disagree."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    rest = model_uri[len("models:/"):].strip("/")
+    client = MlflowClient()
+    try:
+        if "@" in rest:
+            name, alias = rest.split("@", 1)
+            return name, str(client.get_model_version_by_alias(name, alias).version)
+        name, _, version = rest.partition("/")
+        if version in ("", "latest"):
+            versions = client.search_model_versions(f"name = '{name}'")
+            if not versions:
+                raise UserError(f"model {model_uri}: no registered version")
+            return name, str(max(int(v.version) for v in versions))
+        return name, str(client.get_model_version(name, version).version)
+    except MlflowException as exc:
+        raise UserError(f"model {model_uri}: not found in the registry ({exc.message})") from None

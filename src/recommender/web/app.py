@@ -42,18 +42,23 @@ def field_of(message: str) -> tuple[str, str]:
     return _FIELD_OF.get(m.group(1) if m else "", "brief"), _BRIEF_PREFIX.sub("", message)
 
 
-def describe(data: PageData, form: BriefForm) -> tuple[str, str, Shares]:
-    """The brand in words, the filters in words, and the brand's target audience."""
+def target_of(data: PageData, form: BriefForm) -> Shares:
+    """The brand's target audience: the data's for a known brand, else the form's."""
+    if "brand_id" in form.brief:
+        return brand_targets(data.ds, str(form.brief["brand_id"]))
+    return form.targets
+
+
+def describe(data: PageData, form: BriefForm) -> tuple[str, str]:
+    """The brand in words and the filters in words."""
     b = form.brief
     if "brand_id" in b:
         hit = data.brands[data.brands["brand_id"] == b["brand_id"]].iloc[0]
         extra = " · ".join(str(x) for x in (hit["category"], hit["country"]) if pd.notna(x))
         text = f"{hit['label']} · {extra}" if extra else str(hit["label"])
-        target = brand_targets(data.ds, str(b["brand_id"]))
     else:
         market = str(b.get("brand_country", "")).upper()
         text = f"a new {str(b['category']).lower()} brand" + (f" in {market}" if market else "")
-        target = form.targets
     lo = b.get("min_followers", config.MICRO_MIN_FOLLOWERS)  # the ranker's defaults
     hi = b.get("max_followers", config.MICRO_MAX_FOLLOWERS)
     filters = [str(b.get("platform", "any platform")).capitalize(),
@@ -62,7 +67,7 @@ def describe(data: PageData, form: BriefForm) -> tuple[str, str, Shares]:
         filters.append(f"based in {str(b['country']).upper()}")
     if "max_price" in b:
         filters.append(f"at most ${b['max_price']:,.0f} a post")
-    return text, " · ".join(filters), target
+    return text, " · ".join(filters)
 
 
 def rank(ranker, data: PageData, form: BriefForm) -> view.Shortlist | None:
@@ -74,8 +79,7 @@ def rank(ranker, data: PageData, form: BriefForm) -> view.Shortlist | None:
         name, text = field_of(str(exc))
         form.errors[name] = text
         return None
-    _, _, target = describe(data, form)
-    return view.build_shortlist(result, data, target, form.budget)
+    return view.build_shortlist(result, data, target_of(data, form), form.budget)
 
 
 def create_app(ranker, model_text: str, data_dir: Path | None = None) -> Flask:
@@ -112,7 +116,7 @@ def create_app(ranker, model_text: str, data_dir: Path | None = None) -> Flask:
     def index():
         form, shortlist = _ranked()
         query = {k: form.values[k] for k in FIELDS if form.values.get(k)}
-        brand_text, filter_text, _ = describe(data, form) if shortlist else ("", "", {})
+        brand_text, filter_text = describe(data, form) if shortlist else ("", "")
         page = render_template(
             "index.html", form=form, shortlist=shortlist, brand_text=brand_text,
             filter_text=filter_text, export_url=url_for("export") + "?" + urlencode(query),
@@ -128,7 +132,7 @@ def create_app(ranker, model_text: str, data_dir: Path | None = None) -> Flask:
         if shortlist is None:
             text = "\n".join(f"{k}: {v}" for k, v in form.errors.items()) or "no brief given"
             return Response(text + "\n", status=422, mimetype="text/plain")
-        brand_text, _, _ = describe(data, form)
+        brand_text, _ = describe(data, form)
         slug = re.sub(r"[^A-Za-z0-9_-]+", "-", str(form.brief.get("brand_id", "new-brand")))
         body = view.shortlist_csv(shortlist, brand_text, as_of_text, model_text)
         return Response(body, mimetype="text/csv", headers={
@@ -165,12 +169,19 @@ def _error_page(code: int, heading: str, message: str):
 
 
 def app_for_model(model_uri: str, data_dir: Path | None = None) -> Flask:
-    """The page over the ranker logged at `model_uri`, loaded in this process."""
+    """The page over the ranker logged at `model_uri`, loaded in this process; the page names
+    the registered version it loaded (resolved first, so an alias that moves cannot mislead)."""
     from recommender.pyfunc import load_ranker
-    from recommender.web.snapshot import model_label
 
-    ranker = load_ranker(model_uri)
-    return create_app(ranker, model_label(model_uri), data_dir)
+    label = model_uri
+    if model_uri.startswith("models:/"):
+        from recommender.registry import resolve_version
+
+        name, version = resolve_version(model_uri)
+        alias = model_uri.split("@", 1)[1] if "@" in model_uri else None
+        model_uri = f"models:/{name}/{version}"
+        label = f"{name} version {version}" + (f" ({alias})" if alias else "")
+    return create_app(load_ranker(model_uri), label, data_dir)
 
 
 def listen(host: str, port: int):

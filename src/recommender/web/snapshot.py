@@ -99,27 +99,6 @@ def brand_lookup(choices: pd.DataFrame) -> dict[str, str]:
     return out
 
 
-def model_label(model_uri: str) -> str:
-    """'name version N (alias)' for a registry URI; the URI itself when it cannot be resolved."""
-    if not model_uri.startswith("models:/"):
-        return model_uri
-    rest = model_uri[len("models:/"):]
-    try:
-        from mlflow import MlflowClient
-
-        client = MlflowClient()
-        if "@" in rest:
-            name, alias = rest.split("@", 1)
-            mv = client.get_model_version_by_alias(name, alias)
-            return f"{name} version {mv.version} ({alias})"
-        name, _, version = rest.partition("/")
-        if version.isdigit():
-            return f"{name} version {version}"
-    except Exception as exc:  # noqa: BLE001 - a label never stops the page
-        logger.info("model version of %s not resolved: %s", model_uri, exc)
-    return model_uri
-
-
 @dataclass(frozen=True)
 class PageData:
     """What the page reads besides the ranker's output, built once when it starts."""
