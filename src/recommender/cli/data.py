@@ -71,11 +71,10 @@ def generate(
 
     Example: recommender generate --out data/raw --influencers 5000 --brands 200 --seed 7
     """
-    from recommender.progress import progress_enabled
     from recommender.world import generate_world
 
     paths = generate_world(out_dir, n_influencers=influencers, n_brands=brands, months=months,
-                           seed=seed, progress=progress_enabled())
+                           seed=seed, progress=True)
     out.print(f"wrote {len(paths)} tables to {out_dir}")
 
 

@@ -131,9 +131,7 @@ def recommend(
 @app.command()
 @friendly_errors
 def ui(
-    model: Annotated[str, typer.Option(help="MLflow model URI of the ranker.")] = (
-        config.DEFAULT_MODEL_URI
-    ),
+    model: ModelOpt = config.DEFAULT_MODEL_URI,
     host: Annotated[str, typer.Option(help="Address to listen on (loopback by default; the "
                                       "page has no login).")] = config.DEFAULT_HOST,
     port: Annotated[int, typer.Option(min=0, max=65535)] = config.DEFAULT_UI_PORT,

@@ -11,6 +11,8 @@ import typer
 from recommender import config
 from recommender.cli.common import (
     DataOpt,
+    ExperimentOpt,
+    ModelNameOpt,
     ModelOpt,
     app,
     friendly_errors,
@@ -60,13 +62,11 @@ def serve(
 @friendly_errors
 def refresh(
     data: DataOpt = config.RAW_DIR,
-    model_name: Annotated[str, typer.Option(help="Registered model name.")] = (
-        config.REGISTERED_MODEL_NAME
-    ),
+    model_name: ModelNameOpt = config.REGISTERED_MODEL_NAME,
     alias: Annotated[str, typer.Option(help="Refresh the version holding this alias.")] = (
         config.CHAMPION_ALIAS
     ),
-    experiment: Annotated[str, typer.Option(help="MLflow experiment.")] = config.DEFAULT_EXPERIMENT,
+    experiment: ExperimentOpt = config.DEFAULT_EXPERIMENT,
 ) -> None:
     """Log a new ranker version with a fresh snapshot of --data and the same booster.
 

@@ -12,6 +12,8 @@ from recommender import config
 from recommender.cli.common import (
     DataOpt,
     EngineOpt,
+    ExperimentOpt,
+    ModelNameOpt,
     SchedulerOpt,
     SplitByOpt,
     WorkersOpt,
@@ -47,10 +49,8 @@ def _lgb_params(learning_rate, num_leaves, min_data_in_leaf, feature_fraction, l
 @friendly_errors
 def train(
     data: DataOpt = config.RAW_DIR,
-    experiment: Annotated[str, typer.Option(help="MLflow experiment.")] = config.DEFAULT_EXPERIMENT,
-    model_name: Annotated[str, typer.Option(help="Registered model name.")] = (
-        config.REGISTERED_MODEL_NAME
-    ),
+    experiment: ExperimentOpt = config.DEFAULT_EXPERIMENT,
+    model_name: ModelNameOpt = config.REGISTERED_MODEL_NAME,
     seed: int = config.DEFAULT_SEED,
     register: Annotated[bool, typer.Option("--register/--no-register")] = True,
     force_champion: Annotated[bool, typer.Option(help="Take the champion alias regardless of "
@@ -102,7 +102,7 @@ def tune(
     data: DataOpt = config.RAW_DIR,
     trials: Annotated[int, typer.Option(min=1, max=1000)] = 20,
     seed: int = config.DEFAULT_SEED,
-    experiment: Annotated[str, typer.Option(help="MLflow experiment.")] = config.DEFAULT_EXPERIMENT,
+    experiment: ExperimentOpt = config.DEFAULT_EXPERIMENT,
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the best parameters "
                                            "(JSON).")] = config.MODELS_DIR / "best_params.json",
     split_by: SplitByOpt = "time",
