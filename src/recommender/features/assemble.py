@@ -36,6 +36,7 @@ from recommender.features.history import (
     CollabHistory,
     brand_history_features,
     collab_history,
+    collaboration_arrays,
     global_rate,
     influencer_history_features,
     pair_history_features,
@@ -80,8 +81,10 @@ def pair_context(ds) -> PairContext:
     """Index collaborations and audiences of `ds` for as-of lookups."""
     audience = shares_wide(ds.audience, "influencer_id", ds.influencers["influencer_id"],
                            AUDIENCE_PREFIX)
+    collabs = collaboration_arrays(ds)
     return PairContext(
-        collabs=collab_history(ds), niche_rates=niche_category_rates(ds), audience=audience,
+        collabs=collab_history(ds, collabs), niche_rates=niche_category_rates(ds, collabs),
+        audience=audience,
         audience_average=catalogue_average(audience),
         targets=shares_wide(ds.brand_audience, "brand_id", ds.brands["brand_id"], TARGET_PREFIX),
     )

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from recommender.features.timeline import DAY_NS, Timeline, int_cumsum, safe_div, shrunk_rate, to_ns
+from recommender.features.timeline import (
+    DAY_NS,
+    Timeline,
+    encode,
+    int_cumsum,
+    safe_div,
+    shrunk_rate,
+    to_ns,
+)
 
 # Pseudo-collaborations at the global conversion rate added to a track record: with a handful
 # of real outcomes the record still leans on the global rate; after ~20 it speaks for itself.
@@ -63,25 +71,46 @@ class CollabHistory:
     pair_codes: np.ndarray  # sorted unique brand_code * n_influencers + influencer_code
 
 
-def collab_history(ds) -> CollabHistory:
-    """Index the collaborations of `ds` by influencer, brand, pair and overall."""
+@dataclass(frozen=True)
+class Collaborations:
+    """The collaborations of a dataset as arrays: influencer and brand row codes (rows of
+    `ds.influencers` / `ds.brands`), start times (ns) and conversions."""
+
+    influencer: np.ndarray
+    brand: np.ndarray
+    times: np.ndarray
+    conversions: np.ndarray
+
+    @property
+    def converted(self) -> np.ndarray:
+        return (self.conversions >= 1).astype(np.int64)
+
+
+def collaboration_arrays(ds) -> Collaborations:
+    """`ds.collaborations` as codes; ValueError if one names an unknown influencer or brand."""
     c = ds.collaborations
-    inf_index = pd.Index(ds.influencers["influencer_id"])
-    brand_index = pd.Index(ds.brands["brand_id"])
-    inf = inf_index.get_indexer(c["influencer_id"]).astype(np.int64)
-    brand = brand_index.get_indexer(c["brand_id"]).astype(np.int64)
+    inf = encode(c["influencer_id"], pd.Index(ds.influencers["influencer_id"]))
+    brand = encode(c["brand_id"], pd.Index(ds.brands["brand_id"]))
     if (inf < 0).any() or (brand < 0).any():
         raise ValueError("collaborations name an influencer or brand that is not in the data")
     times = to_ns(c["started_at"]) if len(c) else np.zeros(0, np.int64)
     conversions = c["conversions"].to_numpy(dtype=np.int64) if len(c) else np.zeros(0, np.int64)
-    converted = (conversions >= 1).astype(np.int64)
+    return Collaborations(inf, brand, times, conversions)
+
+
+def collab_history(ds, collabs: Collaborations) -> CollabHistory:
+    """Index the collaborations of `ds` by influencer, brand, pair and overall."""
+    inf_index = pd.Index(ds.influencers["influencer_id"])
+    brand_index = pd.Index(ds.brands["brand_id"])
+    inf, brand, times = collabs.influencer, collabs.brand, collabs.times
+    conversions, converted = collabs.conversions, collabs.converted
     pair = brand * len(inf_index) + inf
     pair_codes = np.unique(pair)
     pair_group = np.searchsorted(pair_codes, pair)
     return CollabHistory(
         known=ds.has_table("collaborations"),
         influencer_index=inf_index, brand_index=brand_index,
-        everyone=_Track.build(np.zeros(len(c), np.int64), times, 1, converted, conversions),
+        everyone=_Track.build(np.zeros(len(inf), np.int64), times, 1, converted, conversions),
         by_influencer=_Track.build(inf, times, len(inf_index), converted, conversions),
         by_brand=_Track.build(brand, times, len(brand_index), converted, conversions),
         by_pair=_Track.build(pair_group, times, len(pair_codes), converted, conversions),

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from recommender.features.history import Collaborations
 from recommender.features.timeline import (
     Timeline,
     encode,
     int_cumsum,
     same_value,
     shrunk_rate,
-    to_ns,
 )
 
 # Pseudo-collaborations at the global rate added to each niche x category cell. A cell pools
@@ -33,30 +33,23 @@ class NicheCategoryRates:
     timeline: Timeline
     converted: np.ndarray  # exclusive running count of converted collaborations
 
-    def cell(self, niche: pd.Series | np.ndarray, category: pd.Series | np.ndarray) -> np.ndarray:
-        """Cell code of each (niche, category); -1 when either was never seen."""
-        n, c = encode(niche, self.niches), encode(category, self.categories)
-        return np.where((n >= 0) & (c >= 0), n * len(self.categories) + c, -1)
+
+def _cell(niche_code: np.ndarray, category_code: np.ndarray, n_categories: int) -> np.ndarray:
+    """Cell code of each (niche, category) code pair; -1 when either was never seen."""
+    known = (niche_code >= 0) & (category_code >= 0)
+    return np.where(known, niche_code * n_categories + category_code, -1)
 
 
-def niche_category_rates(ds) -> NicheCategoryRates:
+def niche_category_rates(ds, collabs: Collaborations) -> NicheCategoryRates:
     """Index the collaborations of `ds` by (influencer niche, brand category) cell."""
-    c = ds.collaborations
     niches = pd.Index(pd.unique(ds.influencers["niche"]))
     categories = pd.Index(pd.unique(ds.brands["category"]))
-    inf_niche = ds.influencers.set_index("influencer_id")["niche"]
-    brand_cat = ds.brands.set_index("brand_id")["category"]
-    rates = NicheCategoryRates(ds.has_table("collaborations"), niches, categories,
-                               Timeline.build([], [], 1), np.zeros(1, np.int64))
-    cells = rates.cell(inf_niche.reindex(c["influencer_id"]).to_numpy(),
-                       brand_cat.reindex(c["brand_id"]).to_numpy())
-    if (cells < 0).any():
-        raise ValueError("collaborations name an influencer or brand that is not in the data")
-    times = to_ns(c["started_at"]) if len(c) else np.zeros(0, np.int64)
-    tl = Timeline.build(cells, times, max(len(niches) * len(categories), 1))
-    converted = (c["conversions"].to_numpy(dtype=np.int64) >= 1) if len(c) else np.zeros(0)
-    return NicheCategoryRates(rates.known, niches, categories, tl,
-                              int_cumsum(tl.take(converted)))
+    # niche and category are required, so every collaboration has a cell
+    cells = _cell(encode(ds.influencers["niche"], niches)[collabs.influencer],
+                  encode(ds.brands["category"], categories)[collabs.brand], len(categories))
+    tl = Timeline.build(cells, collabs.times, max(len(niches) * len(categories), 1))
+    return NicheCategoryRates(ds.has_table("collaborations"), niches, categories, tl,
+                              int_cumsum(tl.take(collabs.converted)))
 
 
 def niche_features(
@@ -72,9 +65,8 @@ def niche_features(
     if not rates.known:
         out["niche_category_rate"] = np.full(len(inf_rows), np.nan)
         return out
-    n_cell = encode(niche, rates.niches)[inf_rows]
-    c_cell = encode(category, rates.categories)[brand_rows]
-    cell = np.where((n_cell >= 0) & (c_cell >= 0), n_cell * len(rates.categories) + c_cell, -1)
+    cell = _cell(encode(niche, rates.niches)[inf_rows],
+                 encode(category, rates.categories)[brand_rows], len(rates.categories))
     as_of_ns, prior = np.asarray(as_of_ns), np.asarray(prior)
     if len(cell) > 1 and as_of_ns.min() == as_of_ns.max():  # one instant: once per cell
         cells, inverse = np.unique(cell, return_inverse=True)
