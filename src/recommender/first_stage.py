@@ -21,7 +21,7 @@ import pandas as pd
 from recommender.contract import DIMENSIONS
 from recommender.errors import UserError
 from recommender.features import PairContext
-from recommender.features.audience import AUDIENCE_PREFIX, TARGET_PREFIX
+from recommender.features.audience import AUDIENCE_PREFIX, TARGET_PREFIX, segment_columns
 from recommender.features.history import global_rate
 from recommender.features.niche import niche_features
 from recommender.features.timeline import to_ns
@@ -69,11 +69,11 @@ class FirstStage:
         self._country_codes, self._countries = pd.factorize(influencer_side["influencer_country"])
         self._audience = {}  # dim -> ({segment: float32 shares, NaN as 0}, described, rows not)
         for dim in DIMENSIONS:
-            cols = [c for c in influencer_side.columns if c.startswith(f"{AUDIENCE_PREFIX}{dim}:")]
+            cols = segment_columns(influencer_side.columns, AUDIENCE_PREFIX, dim)
             if cols:
-                shares = {c.split(":", 2)[2]: np.nan_to_num(influencer_side[c].to_numpy(
-                    np.float32)) for c in cols}
-                known = influencer_side[cols[0]].notna().to_numpy()
+                shares = {segment: np.nan_to_num(influencer_side[c].to_numpy(np.float32))
+                          for segment, c in cols.items()}
+                known = influencer_side[next(iter(cols.values()))].notna().to_numpy()
                 self._audience[dim] = (shares, known.astype(np.float32), np.flatnonzero(~known))
 
     def _tables(self, brand: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -105,9 +105,8 @@ class FirstStage:
         total, counted = np.zeros(n, np.float32), np.zeros(n, np.float32)
         tmp = np.empty(n, np.float32)
         for dim in DIMENSIONS:
-            head = f"{TARGET_PREFIX}{dim}:"
-            target = {c[len(head):]: b[c] for c in brand.columns
-                      if isinstance(c, str) and c.startswith(head)}
+            target = {segment: b[c] for segment, c in
+                      segment_columns(brand.columns, TARGET_PREFIX, dim).items()}
             described = any(pd.notna(v) for v in target.values())
             if dim not in self._audience or not described:
                 out[f"audience_match_{dim}"] = out[f"target_lift_{dim}"] = np.full(

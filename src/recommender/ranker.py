@@ -25,7 +25,7 @@ from recommender.contract import DIMENSIONS
 from recommender.errors import UserError
 from recommender.explain import reasons
 from recommender.features import brand_profiles, inline_brand_profile, pair_context, pair_features
-from recommender.features.audience import AUDIENCE_PREFIX
+from recommender.features.audience import AUDIENCE_PREFIX, segment_columns
 from recommender.first_stage import FirstStage
 from recommender.model import ConversionModel, apply_calibration
 from recommender.snapshot import Snapshot, load_snapshot
@@ -73,7 +73,7 @@ class Ranker:
         self.first_stage.warm(pd.concat([self.brands, self.brands.assign(brand_country=None)]))
         self.audiences = [
             side[cols].to_numpy(np.float64) for cols in (
-                [c for c in side.columns if c.startswith(f"{AUDIENCE_PREFIX}{d}:")]
+                list(segment_columns(side.columns, AUDIENCE_PREFIX, d).values())
                 for d in DIMENSIONS) if cols]
 
     @property

@@ -70,11 +70,16 @@ def influencer_audience_features(
     }
 
 
+def segment_columns(columns: pd.Index, prefix: str, dim: str) -> dict[str, str]:
+    """{segment: column name} of one dimension's wide share columns (`aud:age:18-24`)."""
+    head = f"{prefix}{dim}:"
+    return {c[len(head):]: c for c in columns if isinstance(c, str) and c.startswith(head)}
+
+
 def _columns(frame: pd.DataFrame, prefix: str, dim: str) -> dict[str, np.ndarray]:
     """{segment: shares per row of `frame`} of one dimension."""
-    head = f"{prefix}{dim}:"
-    return {c[len(head):]: frame[c].to_numpy(dtype=np.float64)
-            for c in frame.columns if isinstance(c, str) and c.startswith(head)}
+    return {segment: frame[c].to_numpy(dtype=np.float64)
+            for segment, c in segment_columns(frame.columns, prefix, dim).items()}
 
 
 def _described(columns: dict[str, np.ndarray], n: int) -> np.ndarray:
