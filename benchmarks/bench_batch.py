@@ -153,7 +153,8 @@ def big_model(world: Path) -> str:
     if not path.exists():
         data = prepare(world)
         encoder = ConversionModel(categorical_features=CATEGORICAL_FEATURES)
-        encoder._setup(data.train[FEATURE_COLUMNS])
+        encoder._setup(data.train[FEATURE_COLUMNS], data.train[LABEL],
+                       data.valid[FEATURE_COLUMNS], data.valid[LABEL])
         params = {**encoder.params_, "num_leaves": 63, "min_data_in_leaf": 5}
         dtrain = lgb.Dataset(encoder.feature_matrix(data.train[FEATURE_COLUMNS]),
                              label=data.train[LABEL].astype(int), feature_name=encoder.features_,

@@ -106,19 +106,18 @@ def fit_dask(data: TrainingData, params: dict[str, Any] | None = None, seed: int
     import lightgbm as lgb
 
     from recommender.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, LABEL
-    from recommender.model import ConversionModel, _binary_labels
+    from recommender.model import ConversionModel
 
     rounds, source = rounds_for(data, params, seed, max_rounds)
     clean = {k: v for k, v in (params or {}).items() if k not in ROUNDS_KEYS}
     model = ConversionModel(params=clean, seed=seed, num_boost_round=rounds,
                             categorical_features=CATEGORICAL_FEATURES)
     X_train = data.train[FEATURE_COLUMNS]
-    y_train = _binary_labels(data.train[LABEL], "training labels")
-    y_valid = _binary_labels(data.valid[LABEL], "validation labels")
-    model._setup(X_train)
+    y_train, y_valid = model._setup(X_train, data.train[LABEL], data.valid[FEATURE_COLUMNS],
+                                    data.valid[LABEL])
     matrix = model.feature_matrix(X_train)
     lgb_params = {k: v for k, v in model.params_.items() if k not in ("num_threads", "seed")}
-    cat_idx = [model.features_.index(c) for c in model.categorical_features_]
+    cat_idx = model.categorical_indices()
     with dask_client(scheduler, workers) as client:
         rows = math.ceil(len(matrix) / n_workers(client))
         X = da.from_array(matrix, chunks=(rows, matrix.shape[1]))

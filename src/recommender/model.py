@@ -168,12 +168,8 @@ class ConversionModel:
         """Train with early stopping on the validation window, then calibrate on it."""
         import lightgbm as lgb
 
-        y_tr = _binary_labels(y_train, "training labels")
-        y_va = _binary_labels(y_valid, "validation labels")
-        if len(X_train) != len(y_tr) or len(X_valid) != len(y_va):
-            raise UserError("features and labels must have the same number of rows")
-        self._setup(X_train)
-        cat_idx = [self.features_.index(c) for c in self.categorical_features_]
+        y_tr, y_va = self._setup(X_train, y_train, X_valid, y_valid)
+        cat_idx = self.categorical_indices()
         dtrain = lgb.Dataset(
             self.feature_matrix(X_train), label=y_tr, feature_name=self.features_,
             categorical_feature=cat_idx, free_raw_data=True,
@@ -190,9 +186,18 @@ class ConversionModel:
                     self.best_iteration_, len(y_tr), len(y_va), self.calibration_["method"])
         return self
 
-    def _setup(self, X_train: pd.DataFrame) -> None:
-        """Record features, categories and parameters from the training frame (every fit,
-        local or distributed)."""
+    def categorical_indices(self) -> list[int]:
+        """Positions of the categorical features in `features_` (LightGBM's argument)."""
+        return [self.features_.index(c) for c in self.categorical_features_]
+
+    def _setup(self, X_train: pd.DataFrame, y_train: Any, X_valid: pd.DataFrame,
+               y_valid: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Check the labels; record features, categories and parameters from the training
+        frame (every fit, local or distributed). Returns the labels as 0/1 arrays."""
+        y_tr = _binary_labels(y_train, "training labels")
+        y_va = _binary_labels(y_valid, "validation labels")
+        if len(X_train) != len(y_tr) or len(X_valid) != len(y_va):
+            raise UserError("features and labels must have the same number of rows")
         self.features_ = [str(c) for c in X_train.columns]
         self.categorical_features_ = self._categoricals(X_train)
         self.categories_ = {
@@ -205,6 +210,7 @@ class ConversionModel:
         self.params_ = {
             **DEFAULT_PARAMS, **(self.params or {}), "seed": self.seed, "num_threads": threads,
         }
+        return y_tr, y_va
 
     def _finish(self, booster, n_trees: int, X_valid: pd.DataFrame, y_valid: np.ndarray
                 ) -> None:
