@@ -146,7 +146,7 @@ def gate(model_name: str, new_metrics: dict[str, float], test: pd.DataFrame,
     return Decision(decision.alias, f"{decision.reason} (champion: version {current.version})")
 
 
-def _log_plots(model: ConversionModel, data: TrainingData, evaluation: Evaluation) -> None:
+def _log_plots(importance: pd.DataFrame, data: TrainingData, evaluation: Evaluation) -> None:
     import mlflow
 
     from recommender.plots import calibration_figure, feature_importance_figure, gains_figure
@@ -155,7 +155,7 @@ def _log_plots(model: ConversionModel, data: TrainingData, evaluation: Evaluatio
     figures = {
         "plots/calibration.png": calibration_figure(y, evaluation.scores["model"]),
         "plots/gains.png": gains_figure(y, evaluation.scores, oracle=evaluation.oracle),
-        "plots/feature_importance.png": feature_importance_figure(model.feature_importance()),
+        "plots/feature_importance.png": feature_importance_figure(importance),
     }
     for path, fig in figures.items():
         mlflow.log_figure(fig, path)
@@ -185,7 +185,7 @@ def _log_run(model: ConversionModel, data: TrainingData, evaluation: Evaluation,
     mlflow.log_table(evaluation.table.reset_index(), "metrics_table.json")
     importance = model.feature_importance()
     mlflow.log_text(importance.to_csv(index=False), "feature_importance.csv")
-    _log_plots(model, data, evaluation)
+    _log_plots(importance, data, evaluation)
 
 
 def run_training(

@@ -48,7 +48,7 @@ from recommender.features.niche import (
     niche_features,
 )
 from recommender.features.price import PRICE_FEATURES, price_features
-from recommender.features.timeline import codes_in, from_ns, same_value, to_ns
+from recommender.features.timeline import encode, from_ns, same_value, to_ns
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def _post_history(ds, ctx: PairContext) -> PostHistory:
 
 
 def _codes(index: pd.Index, ids: pd.Series, what: str) -> np.ndarray:
-    codes = codes_in(ids, index).astype(np.int64)
+    codes = encode(ids, index)
     if (codes < 0).any():
         unknown = pd.Series(ids)[codes < 0].astype(str).unique()[:5]
         raise ValueError(f"{what} not in the data: {', '.join(unknown)}")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.contract import DIMENSIONS
-from recommender.features.timeline import codes_in, safe_div
+from recommender.features.timeline import encode, safe_div
 
 AUDIENCE_PREFIX = "aud:"  # influencer audience share columns: aud:<dimension>:<segment>
 TARGET_PREFIX = "tgt:"  # brand target share columns: tgt:<dimension>:<segment>
@@ -28,7 +28,7 @@ def shares_wide(long: pd.DataFrame, key: str, ids: pd.Series, prefix: str) -> pd
     n = len(ids)
     if long.empty:
         return pd.DataFrame(index=pd.RangeIndex(n))
-    rows = codes_in(long[key], pd.Index(ids)).astype(np.int64)
+    rows = encode(long[key], pd.Index(ids))
     keep = rows >= 0
     dim_code, dim_names = pd.factorize(long["dimension"])
     seg_code, seg_names = pd.factorize(long["segment"])
