@@ -46,12 +46,19 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[7, 1, 2])
     parser.add_argument("--stories", nargs="+", default=["default", "reach", "niche"])
     parser.add_argument("--params", default="{}",
-                        help="JSON of LightGBM parameters over the defaults (experiments)")
+                        help="JSON of LightGBM parameters over the defaults (experiments); "
+                        '"monotone_constraints": "domain" is features.MONOTONE_INCREASING, '
+                        '"none" no constraint')
     parser.add_argument("--no-record", action="store_true",
                         help="print the figures, leave results.json alone (experiments)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     params = json.loads(args.params)
+    if params.get("monotone_constraints") in ("domain", "none"):
+        from recommender.features import MONOTONE_INCREASING
+
+        params["monotone_constraints"] = ({f: 1 for f in MONOTONE_INCREASING}
+                                          if params["monotone_constraints"] == "domain" else {})
 
     worlds = []
     for story in args.stories:
