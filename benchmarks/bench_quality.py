@@ -49,6 +49,8 @@ def main() -> None:
                         help="JSON of LightGBM parameters over the defaults (experiments); "
                         '"monotone_constraints": "domain" is features.MONOTONE_INCREASING, '
                         '"none" no constraint')
+    parser.add_argument("--entity-effects", action="store_true",
+                        help="also measure empirical-Bayes entity effects (entity_effects.py)")
     parser.add_argument("--no-record", action="store_true",
                         help="print the figures, leave results.json alone (experiments)")
     args = parser.parse_args()
@@ -64,7 +66,8 @@ def main() -> None:
     for story in args.stories:
         for seed in args.seeds:
             t = time.perf_counter()
-            m = measure(ensure_world(args.influencers, args.brands, seed, story=story), params)
+            m = measure(ensure_world(args.influencers, args.brands, seed, story=story), params,
+                        args.entity_effects)
             m |= {"story": story, "seed": seed, "seconds": time.perf_counter() - t}
             worlds.append(m)
             print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v)
@@ -80,9 +83,9 @@ def main() -> None:
            f"{' '.join(args.stories)}; model params {json.dumps(params) if params else 'default'}")
 
 
-def measure(world: Path, params: dict) -> dict[str, float]:
+def measure(world: Path, params: dict, entity_effects: bool = False) -> dict[str, float]:
     """Every figure of one world."""
-    from recommender.catalogue import read_catalogue_truth
+    from recommender.catalogue import catalogue_features, read_catalogue_truth
     from recommender.evaluation import evaluate_window
     from recommender.metrics import auc, log_loss
     from recommender.train import fit, prepare
@@ -103,15 +106,20 @@ def measure(world: Path, params: dict) -> dict[str, float]:
     out["informed_share"] = (auc(test["converted"], informed_test) - 0.5) / (
         out["oracle_auc"] - 0.5)
     out["share_of_informed"] = out["share"] / out["informed_share"]
-    out |= catalogue_figures(data, model, truth, informed_cat)
+    feats = catalogue_features(data.ds, truth)
+    out |= catalogue_figures(data, model, truth, feats, informed_cat)
+    if entity_effects:
+        from entity_effects import entity_effect_figures
+
+        out |= entity_effect_figures(data, model, params, feats, truth, out["oracle_auc"])
     return out
 
 
-def catalogue_figures(data, model, truth: pd.DataFrame, informed: np.ndarray
-                      ) -> dict[str, float]:
+def catalogue_figures(data, model, truth: pd.DataFrame, feats: pd.DataFrame,
+                      informed: np.ndarray) -> dict[str, float]:
     """Catalogue NDCG of every scorer and the ranker's top-10 recall against brute force."""
     from recommender.baselines import heuristic_score, random_score
-    from recommender.catalogue import catalogue_features, catalogue_ndcg
+    from recommender.catalogue import catalogue_ndcg
     from recommender.ranker import Ranker
     from recommender.snapshot import build_snapshot
 
@@ -122,7 +130,6 @@ def catalogue_figures(data, model, truth: pd.DataFrame, informed: np.ndarray
     brands = truth["brand_id"].unique()
     listed = {mode: {b: ranker.recommend({"brand_id": b}, top_n=top, exhaustive=mode)
                      ["influencer_id"].tolist() for b in brands} for mode in (False, True)}
-    feats = catalogue_features(data.ds, truth)
     scores = {"ranker": _rank_score(truth, listed[False]),
               "brute_force": _rank_score(truth, listed[True]),
               "heuristic": heuristic_score(data.train, feats),
