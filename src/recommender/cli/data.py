@@ -66,15 +66,19 @@ def generate(
     brands: Annotated[int, typer.Option(min=2)] = config.DEFAULT_BRANDS,
     months: Annotated[int, typer.Option(min=2)] = config.DEFAULT_MONTHS,
     seed: int = config.DEFAULT_SEED,
+    parts: Annotated[int, typer.Option(
+        min=1, help="Write posts and audience as folders of this many Parquet files, generated "
+                    "one at a time (bounded memory, for big worlds).")] = 1,
 ) -> None:
     """Generate a synthetic world in the data contract, with truth.parquet (the true odds).
 
-    Example: recommender generate --out data/raw --influencers 5000 --brands 200 --seed 7
+    Example: recommender generate --out data/raw --influencers 5000 --brands 200 --seed 7;
+    a big world in parts: recommender generate --out data/big --influencers 500000 --parts 50
     """
     from recommender.world import generate_world
 
     paths = generate_world(out_dir, n_influencers=influencers, n_brands=brands, months=months,
-                           seed=seed, progress=True)
+                           seed=seed, progress=True, parts=parts)
     out.print(f"wrote {len(paths)} tables to {out_dir}")
 
 
