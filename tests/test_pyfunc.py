@@ -101,6 +101,8 @@ def test_recommend_command_prints_a_table_csv_and_json(store, monkeypatch):
      ["min_followers = 9000"]),
     (["--category", "food", "--target-age", "young"], ["--target-age", "'young'"]),
     (["--brand", "b01", "--format", "xml"], ["--format", "'xml'"]),
+    (["--brand", "b01", "--as-of", "2099-01-01"], ["as_of", "'2099-01-01'", "30 days",
+                                                    "refresh"]),
 ])
 def test_recommend_command_exits_non_zero_naming_the_bad_value(store, monkeypatch, args, words):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store["tracking_uri"])
