@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ OUTPUT_COLUMNS = ["brief", "brand_id", "rank", "influencer_id", "score", "platfo
                   "country", "followers", "engagement_rate_90d", "audience_match",
                   "price_per_post", "reasons", "as_of", "snapshot_as_of"]
 BUDGET_COLUMNS = ["budget", "total_price", "expected_conversions", "unpriced_left_out"]
+LOOKALIKE_COLUMNS = ["similarity", "lookalike_score", "ranked_by"]
 
 
 class Ranker:
@@ -76,6 +78,13 @@ class Ranker:
                 list(segment_columns(side.columns, AUDIENCE_PREFIX, d).values())
                 for d in DIMENSIONS) if cols]
 
+    @cached_property
+    def lookalikes(self):
+        """The catalogue's lookalike index (recommender.lookalike), built on first use."""
+        from recommender.lookalike import LookalikeIndex, build_profiles
+
+        return LookalikeIndex(build_profiles(self.side, self.followers))
+
     @property
     def as_of(self) -> pd.Timestamp:
         """The snapshot's as_of: features use data strictly before it."""
@@ -97,7 +106,8 @@ class Ranker:
         cash = number("budget", budget, positive=True)
         parsed = parse_briefs(briefs, self.brand_index, self.niches)
         frames = [self._one(b, n, when, cash, exhaustive) for b in parsed]
-        columns = OUTPUT_COLUMNS + (BUDGET_COLUMNS if cash is not None else [])
+        columns = (OUTPUT_COLUMNS + (BUDGET_COLUMNS if cash is not None else [])
+                   + (LOOKALIKE_COLUMNS if any(b.like for b in parsed) else []))
         frames = [f for f in frames if len(f)]
         if not frames:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
@@ -160,9 +170,21 @@ class Ranker:
             X = X.assign(**{c: X[c] + gap for c in RECENCY_FEATURES if c in X})
         return X
 
+    def score_rows(self, rows: np.ndarray, brand: pd.DataFrame, when: pd.Timestamp
+                   ) -> tuple[pd.DataFrame, Any, np.ndarray, np.ndarray]:
+        """Exact pair features, encoded matrix, raw logit and calibrated p of catalogue rows."""
+        X = self._features(rows, brand, when)
+        M = self.model.feature_matrix(X)  # encoded once: scores and contributions read it
+        raw = self.model.raw_of_matrix(M, ONLINE_THREADS)
+        return X, M, raw, apply_calibration(self.model.calibration_, raw)
+
     def _one(self, brief: Brief, top_n: int, when: pd.Timestamp, budget: float | None,
              exhaustive: bool) -> pd.DataFrame:
         mask = self._mask(brief)
+        if brief.like:
+            from recommender.lookalike import rank_lookalikes
+
+            return rank_lookalikes(self, brief, mask, top_n, when, budget)
         unpriced = 0
         if budget is not None:
             unpriced = int((mask & np.isnan(self.price)).sum())
@@ -174,17 +196,13 @@ class Ranker:
             rows = self._shortlist(mask, brand, brief, top_n, budget is not None)
         if not len(rows):
             return pd.DataFrame()
-        X = self._features(rows, brand, when)
-        M = self.model.feature_matrix(X)  # encoded once: scores and contributions read it
-        raw = self.model.raw_of_matrix(M, ONLINE_THREADS)
-        p = apply_calibration(self.model.calibration_, raw)
+        X, M, raw, p = self.score_rows(rows, brand, when)
         if budget is None:
             chosen = np.lexsort((rows, -raw, -p))[:top_n]
             extra = {}
         else:
             sel = select_within_budget(p, self.price[rows], budget, top_n,
-                                       [a[rows] for a in self.audiences],
-                                       self.codes["platform"][0][rows])
+                                       [a[rows] for a in self.audiences])
             chosen = sel.chosen[np.lexsort((-raw[sel.chosen], -p[sel.chosen]))]
             extra = {"budget": budget, "total_price": sel.total_price,
                      "expected_conversions": sel.expected_conversions,
