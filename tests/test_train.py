@@ -56,6 +56,18 @@ def test_model_beats_every_baseline_and_is_calibrated(trained_world):
     assert 0.0 < m["oracle_lift_share"] <= 1.05
 
 
+def test_model_keeps_the_domain_directions(trained_world):
+    from recommender.features import MONOTONE_INCREASING
+
+    model = trained_world["result"].model
+    assert model.params_["monotone_constraints"] == [
+        int(f in MONOTONE_INCREASING) for f in model.features_]
+    test = prepare(trained_world["data_dir"]).test.head(30)
+    for feature in ("audience_match_mean", "real_follower_share"):
+        low, high = (model.predict_raw(test.assign(**{feature: v})) for v in (0.2, 0.9))
+        assert np.all(high >= low - 1e-12), feature
+
+
 def test_run_scores_the_catalogue_truth_of_a_generated_world(trained_world):
     client = use_store(trained_world)
     logged = client.get_run(trained_world["run_id"]).data.metrics

@@ -107,9 +107,10 @@ def fit_dask(data: TrainingData, params: dict[str, Any] | None = None, seed: int
 
     from recommender.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, LABEL
     from recommender.model import ConversionModel
+    from recommender.train import with_domain_constraints
 
     rounds, source = rounds_for(data, params, seed, max_rounds)
-    clean = {k: v for k, v in (params or {}).items() if k not in ROUNDS_KEYS}
+    clean = {k: v for k, v in with_domain_constraints(params).items() if k not in ROUNDS_KEYS}
     model = ConversionModel(params=clean, seed=seed, num_boost_round=rounds,
                             categorical_features=CATEGORICAL_FEATURES)
     X_train = data.train[FEATURE_COLUMNS]

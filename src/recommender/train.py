@@ -21,7 +21,13 @@ from recommender.evaluation import (
     read_truth,
     scorer_metrics,
 )
-from recommender.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, LABEL, build_training_set
+from recommender.features import (
+    CATEGORICAL_FEATURES,
+    FEATURE_COLUMNS,
+    LABEL,
+    MONOTONE_INCREASING,
+    build_training_set,
+)
 from recommender.model import ConversionModel
 from recommender.registry import Decision, champion_version, decide_alias, register_model
 from recommender.split import SPLIT_BY, TimeSplit
@@ -103,6 +109,12 @@ def prepare(data_dir: Path, train_share: float = 0.65, valid_share: float = 0.15
                         data_digest(ds))
 
 
+def with_domain_constraints(params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`params` with the monotone constraints that are domain knowledge
+    (features.MONOTONE_INCREASING), unless `params` sets monotone_constraints itself."""
+    return {"monotone_constraints": {f: 1 for f in MONOTONE_INCREASING}, **(params or {})}
+
+
 def fit(data: TrainingData, params: dict[str, Any] | None = None, seed: int = 0,
         num_boost_round: int = 1000, early_stopping_rounds: int = 50,
         calibration: str = "auto") -> ConversionModel:
@@ -110,7 +122,8 @@ def fit(data: TrainingData, params: dict[str, Any] | None = None, seed: int = 0,
 
     Callers that only want the booster (its validation loss, its number of rounds) pass
     calibration="platt": the cheapest calibration, as "auto" cross-fits both methods."""
-    model = ConversionModel(params=params, seed=seed, num_boost_round=num_boost_round,
+    model = ConversionModel(params=with_domain_constraints(params), seed=seed,
+                            num_boost_round=num_boost_round,
                             early_stopping_rounds=early_stopping_rounds,
                             calibration=calibration, categorical_features=CATEGORICAL_FEATURES)
     return model.fit(data.train[FEATURE_COLUMNS], data.train[LABEL],
