@@ -36,6 +36,9 @@ from ceiling import (
 from common import ensure_world, figure, record
 
 CATALOGUE_KS = (10, 50)
+EB_VARIANTS = {"norates": "model without the shrunk rates",
+               "eb_over": "model + empirical-Bayes entity effects",
+               "eb_instead": "model without shrunk rates + empirical-Bayes entity effects"}
 GOALS = {"heuristic_margin": 0.02, "informed_share": 0.95, "ece": 0.03, "recall": 0.95}
 
 
@@ -215,6 +218,13 @@ def world_figures(m: dict) -> list[dict]:
                            *((f">= {GOALS['informed_share']}",
                               bool(m[f"cat_share_of_informed_{k}"] >= GOALS["informed_share"]))
                              if k == 10 else ())))
+    for name, what in EB_VARIANTS.items():
+        if f"{name}_auc" in m:
+            figs.append(figure(
+                f"{w}: {what}: share of the oracle's lift (validation log loss "
+                f"{m[f'{name}_valid_log_loss']:.4f} vs the model's {m['valid_log_loss']:.4f}, "
+                f"catalogue NDCG@10 by brute force {m[f'{name}_cat_ndcg_10']:.3f}, ECE "
+                f"{m[f'{name}_ece']:.4f})", round(m[f"{name}_share"], 3), "share"))
     for name in ("brands", "inline", "rare_category", "narrow_target"):
         figs.append(figure(f"{w}: ranker top-10 recall of brute force, {name.replace('_', ' ')}",
                            round(m[f"recall_{name}"], 3), "recall",
@@ -230,6 +240,9 @@ def summary_figures(t: pd.DataFrame) -> list[dict]:
         figure("mean over worlds: validation log loss (uncalibrated)",
                round(float(t["valid_log_loss"].mean()), 5), "log loss"),
         figure("mean over worlds: validation AUC", round(float(t["valid_auc"].mean()), 4), "AUC"),
+        figure("mean over worlds: share of the oracle's lift on test collaborations (informed "
+               f"learner {t['informed_share'].mean():.4f})", round(float(t["share"].mean()), 4),
+               "share"),
         figure("mean over worlds: catalogue NDCG@10 via ranker (heuristic "
                f"{t['cat_heuristic_ndcg_10'].mean():.4f}, informed "
                f"{t['cat_informed_ndcg_10'].mean():.4f})",
@@ -249,7 +262,11 @@ def summary_figures(t: pd.DataFrame) -> list[dict]:
                round(float(recall.min()), 3), "recall", f">= {GOALS['recall']}",
                bool(recall.min() >= GOALS["recall"])),
         figure("wall time per world", round(float(t["seconds"].mean()), 1), "s"),
-    ]
+    ] + [figure(f"mean over worlds: {what}: validation log loss (test share "
+                f"{t[f'{name}_share'].mean():.4f}, catalogue NDCG@10 "
+                f"{t[f'{name}_cat_ndcg_10'].mean():.4f})",
+                round(float(t[f"{name}_valid_log_loss"].mean()), 5), "log loss")
+         for name, what in EB_VARIANTS.items() if f"{name}_auc" in t]
 
 
 if __name__ == "__main__":
