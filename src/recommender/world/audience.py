@@ -52,12 +52,13 @@ def country_shares(rng: np.random.Generator, home: np.ndarray, home_weight: np.n
     return _normalise(shares) * coverage[:, None]
 
 
-def audience_match(a: Shares, b: Shares, a_idx: np.ndarray, b_idx: np.ndarray) -> np.ndarray:
-    """Mean over dimensions of the overlap sum(min(a, b)) of rows `a_idx`, `b_idx` (broadcast)."""
+def audience_match(a: Shares, b: Shares, a_idx: np.ndarray, b_idx: np.ndarray,
+                   dims: tuple[str, ...] = ("age", "gender", "country")) -> np.ndarray:
+    """Mean over `dims` of the overlap sum(min(a, b)) of rows `a_idx`, `b_idx` (broadcast)."""
     total = np.zeros(np.broadcast_shapes(np.shape(a_idx), np.shape(b_idx)))
-    for dim in ("age", "gender", "country"):
+    for dim in dims:
         total += np.minimum(getattr(a, dim)[a_idx], getattr(b, dim)[b_idx]).sum(axis=-1)
-    return total / 3.0
+    return total / len(dims)
 
 
 def to_long(shares: Shares, ids: pd.Series, key: str) -> pd.DataFrame:

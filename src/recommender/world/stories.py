@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recommender.world import params as P
-from recommender.world.audience import Shares
+from recommender.world.audience import Shares, audience_match
 
 DIMENSIONS = ("age", "gender", "country")
 
@@ -53,10 +53,7 @@ class Story:
     def audience_overlap(self, a: Shares, b: Shares, a_idx: np.ndarray, b_idx: np.ndarray
                          ) -> np.ndarray:
         """Mean over this story's dimensions of sum(min(a, b)) (broadcast over indices)."""
-        total = np.zeros(np.broadcast_shapes(np.shape(a_idx), np.shape(b_idx)))
-        for dim in self.audience_dims:
-            total += np.minimum(getattr(a, dim)[a_idx], getattr(b, dim)[b_idx]).sum(axis=-1)
-        return total / len(self.audience_dims)
+        return audience_match(a, b, a_idx, b_idx, self.audience_dims)
 
     def influencer_effect(self, persuasion: np.ndarray) -> np.ndarray:
         """The hidden influencer effect: the population's draw scaled to this story's sigma."""
