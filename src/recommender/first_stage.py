@@ -76,7 +76,7 @@ class FirstStage:
                 known = influencer_side[next(iter(cols.values()))].notna().to_numpy()
                 self._audience[dim] = (shares, known.astype(np.float32), np.flatnonzero(~known))
 
-    def _tables(self, brand: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def pair_tables(self, brand: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Pair features that depend on the influencer only through a code (niche, country):
         feature -> (value per code, code of each catalogue row); code -1 reads the last value."""
         b = brand.iloc[0]
@@ -138,7 +138,8 @@ class FirstStage:
     def pair_values(self, rows: np.ndarray, brand: pd.DataFrame) -> dict[str, np.ndarray]:
         """The surrogate's pair features of catalogue `rows` with a one-row brand profile:
         the values `pair_features` gives, computed from per-catalogue codes and matrices."""
-        out = {name: values[codes[rows]] for name, (values, codes) in self._tables(brand).items()}
+        out = {name: values[codes[rows]]
+               for name, (values, codes) in self.pair_tables(brand).items()}
         out.update({k: v[rows] for k, v in self._audience_features(brand).items()})
         return out
 
@@ -164,7 +165,7 @@ class FirstStage:
         with self._lock:  # the scoring server answers requests in threads
             cached = self._cache.get(key)
         if cached is None:
-            tables = self._tables(brand)
+            tables = self.pair_tables(brand)
             weights = {}
             for spec in self.pair_specs:
                 if spec["name"] in tables:  # weigh once per code

@@ -22,9 +22,10 @@ from recommender import config
 from recommender.briefs import Brief, number, parse_as_of, parse_briefs, parse_top_n
 from recommender.budget import select_within_budget
 from recommender.contract import DIMENSIONS
+from recommender.encoded import BrandSide, EncodedCatalogue
 from recommender.errors import UserError
 from recommender.explain import reasons
-from recommender.features import brand_profiles, inline_brand_profile, pair_context, pair_features
+from recommender.features import brand_profiles, inline_brand_profile, pair_context
 from recommender.features.audience import AUDIENCE_PREFIX, segment_columns
 from recommender.first_stage import FirstStage
 from recommender.model import ConversionModel, apply_calibration
@@ -34,7 +35,6 @@ logger = logging.getLogger(__name__)
 
 SHORTLIST_SIZE = 1_000
 ONLINE_THREADS = 1
-RECENCY_FEATURES = ("days_since_last_post", "days_since_last_collab")
 CATEGORICAL_SIDE = ("platform", "niche", "influencer_country")
 OUTPUT_COLUMNS = ["brief", "brand_id", "rank", "influencer_id", "score", "platform", "niche",
                   "country", "followers", "engagement_rate_90d", "audience_match",
@@ -60,6 +60,7 @@ class Ranker:
         self.price = inf["price_per_post"].to_numpy(np.float64)
         self.country = inf["country"].to_numpy(dtype=object)
         self.codes = {c: pd.factorize(inf[c]) for c in ("platform", "niche", "country")}
+        self._code_of = {c: {v: i for i, v in enumerate(u)} for c, (_, u) in self.codes.items()}
         self.niches = pd.Index(self.codes["niche"][1])
         self.brands = brand_profiles(ds, pd.DataFrame({"brand_id": ds.brands["brand_id"],
                                                        "as_of": snap.as_of}), self.context)
@@ -71,6 +72,8 @@ class Ranker:
         self.first_stage = FirstStage(snap.shortlist, side, self.context)
         # first requests for known brands, and for inline ones of their categories, pay no set-up
         self.first_stage.warm(pd.concat([self.brands, self.brands.assign(brand_country=None)]))
+        self.encoded = EncodedCatalogue(model, side, self.context, self.first_stage, snap.as_of)
+        self._brand_sides: dict[str, BrandSide] = {}  # known brands, filled as they are asked
         self.audiences = [
             side[cols].to_numpy(np.float64) for cols in (
                 list(segment_columns(side.columns, AUDIENCE_PREFIX, d).values())
@@ -112,8 +115,7 @@ class Ranker:
         for col, value in (("platform", brief.platform), ("niche", brief.niche),
                            ("country", brief.country)):
             if value is not None:
-                codes, uniques = self.codes[col]
-                mask &= codes == pd.Index(uniques).get_indexer([value])[0]
+                mask &= self.codes[col][0] == self._code_of[col].get(value, -2)
         if brief.max_price is not None:
             mask &= self.price <= brief.max_price  # NaN (no price) is never <= anything
         if brief.exclude:
@@ -149,16 +151,14 @@ class Ranker:
             keep.append(history[mask[history]])
         return np.unique(np.concatenate(keep))
 
-    def _features(self, rows: np.ndarray, brand: pd.DataFrame, when: pd.Timestamp
-                  ) -> pd.DataFrame:
-        side = self.side.take(rows).reset_index(drop=True)
-        pairs = pd.DataFrame({"brand_id": brand["brand_id"].iloc[0],
-                              "influencer_id": side["influencer_id"], "as_of": self.as_of})
-        X = pair_features(side, brand, self.context, pairs)
-        if when > self.as_of:  # the snapshot's knowledge carried forward: time since grows
-            gap = (when - self.as_of) / pd.Timedelta(days=1)
-            X = X.assign(**{c: X[c] + gap for c in RECENCY_FEATURES if c in X})
-        return X
+    def brand_side(self, brief: Brief, profile: pd.DataFrame) -> BrandSide:
+        """The brief's brand encoded for the model (kept for known brands)."""
+        if not brief.known:
+            return self.encoded.brand(profile)
+        side = self._brand_sides.get(brief.brand_id)
+        if side is None:
+            side = self._brand_sides[brief.brand_id] = self.encoded.brand(profile)
+        return side
 
     def _one(self, brief: Brief, top_n: int, when: pd.Timestamp, budget: float | None,
              exhaustive: bool) -> pd.DataFrame:
@@ -167,15 +167,16 @@ class Ranker:
         if budget is not None:
             unpriced = int((mask & np.isnan(self.price)).sum())
             mask &= ~np.isnan(self.price)
-        brand = self.brand_profile(brief)
+        profile = self.brand_profile(brief)
         if exhaustive:
             rows = np.flatnonzero(mask)
         else:
-            rows = self._shortlist(mask, brand, brief, top_n, budget is not None)
+            rows = self._shortlist(mask, profile, brief, top_n, budget is not None)
         if not len(rows):
             return pd.DataFrame()
-        X = self._features(rows, brand, when)
-        M = self.model.feature_matrix(X)  # encoded once: scores and contributions read it
+        brand = self.brand_side(brief, profile)
+        gap = (when - self.as_of) / pd.Timedelta(days=1)  # the snapshot carried forward
+        M = self.encoded.rows(rows, brand, gap)  # encoded once: scores and contributions read it
         raw = self.model.raw_of_matrix(M, ONLINE_THREADS)
         p = apply_calibration(self.model.calibration_, raw)
         if budget is None:
@@ -191,22 +192,20 @@ class Ranker:
         if not len(chosen):  # nothing fits the budget
             return pd.DataFrame()
         contrib = self.model.contributions_of_matrix(M[chosen], ONLINE_THREADS)
-        return self._output(brief, rows[chosen], X, chosen, p[chosen], contrib, when, extra)
+        values = self.encoded.columns(M[chosen], rows[chosen], brand)
+        return self._output(brief, rows[chosen], values, p[chosen], contrib, when, extra)
 
-    def _output(self, brief: Brief, rows: np.ndarray, X: pd.DataFrame, chosen: np.ndarray,
+    def _output(self, brief: Brief, rows: np.ndarray, values: dict[str, np.ndarray],
                 p: np.ndarray, contrib: pd.DataFrame, when: pd.Timestamp,
                 extra: dict[str, Any]) -> pd.DataFrame:
-        def col(name: str) -> np.ndarray:
-            return np.asarray(X[name].array.take(chosen))
-
         return pd.DataFrame({
             "brief": [brief.label] * len(rows), "brand_id": brief.brand_id,
-            "rank": np.arange(1, len(rows) + 1), "influencer_id": col("influencer_id"),
-            "score": p, "platform": col("platform"), "niche": col("niche"),
+            "rank": np.arange(1, len(rows) + 1), "influencer_id": values["influencer_id"],
+            "score": p, "platform": values["platform"], "niche": values["niche"],
             "country": self.country[rows],
-            "followers": self.followers[rows], "engagement_rate_90d": col("er_mean_90d"),
-            "audience_match": col("audience_match_mean"), "price_per_post": self.price[rows],
-            "reasons": reasons(contrib, X, rows=chosen),
+            "followers": self.followers[rows], "engagement_rate_90d": values["er_mean_90d"],
+            "audience_match": values["audience_match_mean"], "price_per_post": self.price[rows],
+            "reasons": reasons(contrib, values),
             "as_of": when.isoformat(), "snapshot_as_of": self.as_of.isoformat(), **extra,
         })
 
