@@ -11,6 +11,8 @@ LightGBM on one thread: on small inputs OpenMP start-up costs more than it saves
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,12 +30,14 @@ from recommender.explain import reasons
 from recommender.features import brand_profiles, inline_brand_profile, pair_context
 from recommender.features.audience import AUDIENCE_PREFIX, segment_columns
 from recommender.first_stage import FirstStage
+from recommender.inference import CHECK_ROWS, TreePredictor
 from recommender.model import ConversionModel, apply_calibration
 from recommender.snapshot import Snapshot, load_snapshot
 
 logger = logging.getLogger(__name__)
 
 SHORTLIST_SIZE = 1_000
+BRAND_CACHE_SIZE = 4_096  # encoded brand sides kept (known brands, inline descriptions)
 ONLINE_THREADS = 1
 CATEGORICAL_SIDE = ("platform", "niche", "influencer_country")
 OUTPUT_COLUMNS = ["brief", "brand_id", "rank", "influencer_id", "score", "platform", "niche",
@@ -46,7 +50,10 @@ class Ranker:
     """Ranks the influencers of one snapshot for briefs, with one conversion model."""
 
     def __init__(self, model: ConversionModel, snapshot: Snapshot | Path | str,
-                 shortlist_size: int = SHORTLIST_SIZE) -> None:
+                 shortlist_size: int = SHORTLIST_SIZE, inference: str = "auto") -> None:
+        """`inference`: how the shortlist is scored, "auto" (compiled with lleaves where
+        installed and exact, see `recommender.inference`), "lleaves" or "lightgbm"; the
+        returned rows are always scored by Booster.predict itself."""
         snap = snapshot if isinstance(snapshot, Snapshot) else load_snapshot(snapshot)
         self.model, self.snapshot, self.shortlist_size = model, snap, shortlist_size
         ds = snap.ds
@@ -73,11 +80,22 @@ class Ranker:
         # first requests for known brands, and for inline ones of their categories, pay no set-up
         self.first_stage.warm(pd.concat([self.brands, self.brands.assign(brand_country=None)]))
         self.encoded = EncodedCatalogue(model, side, self.context, self.first_stage, snap.as_of)
-        self._brand_sides: dict[str, BrandSide] = {}  # known brands, filled as they are asked
+        self.trees = TreePredictor(model.booster_, inference)
+        self._brand_sides: OrderedDict[Any, BrandSide] = OrderedDict()
+        self._brand_lock = threading.Lock()
         self.audiences = [
             side[cols].to_numpy(np.float64) for cols in (
                 list(segment_columns(side.columns, AUDIENCE_PREFIX, d).values())
                 for d in DIMENSIONS) if cols]
+        self._warm_trees()
+
+    def _warm_trees(self) -> None:
+        """Compile (or load the compiled) trees now and check them on real pairs, so that no
+        request pays for it."""
+        if len(self.ids) and len(self.brands):
+            brief = Brief(label=0, brand_id=str(self.brand_index[0]), known=True)
+            rows = np.arange(min(len(self.ids), CHECK_ROWS))
+            self.trees.predict(self.encoded.rows(rows, self.brand_side(brief)), ONLINE_THREADS)
 
     @property
     def as_of(self) -> pd.Timestamp:
@@ -151,13 +169,19 @@ class Ranker:
             keep.append(history[mask[history]])
         return np.unique(np.concatenate(keep))
 
-    def brand_side(self, brief: Brief, profile: pd.DataFrame) -> BrandSide:
-        """The brief's brand encoded for the model (kept for known brands)."""
-        if not brief.known:
-            return self.encoded.brand(profile)
-        side = self._brand_sides.get(brief.brand_id)
+    def brand_side(self, brief: Brief) -> BrandSide:
+        """The brief's brand profile, encoded for the model; kept (a few thousand at most)
+        by brand id, or by the inline description."""
+        key = (brief.brand_id if brief.known else
+               (brief.brand_id, brief.category, brief.brand_country,
+                tuple(sorted((d, tuple(sorted(s.items()))) for d, s in brief.targets.items()))))
+        side = self._brand_sides.get(key)
         if side is None:
-            side = self._brand_sides[brief.brand_id] = self.encoded.brand(profile)
+            side = self.encoded.brand(self.brand_profile(brief))
+            with self._brand_lock:
+                self._brand_sides[key] = side
+                if len(self._brand_sides) > BRAND_CACHE_SIZE:
+                    self._brand_sides.popitem(last=False)
         return side
 
     def _one(self, brief: Brief, top_n: int, when: pd.Timestamp, budget: float | None,
@@ -167,30 +191,32 @@ class Ranker:
         if budget is not None:
             unpriced = int((mask & np.isnan(self.price)).sum())
             mask &= ~np.isnan(self.price)
-        profile = self.brand_profile(brief)
+        brand = self.brand_side(brief)
         if exhaustive:
             rows = np.flatnonzero(mask)
         else:
-            rows = self._shortlist(mask, profile, brief, top_n, budget is not None)
+            rows = self._shortlist(mask, brand.profile, brief, top_n, budget is not None)
         if not len(rows):
             return pd.DataFrame()
-        brand = self.brand_side(brief, profile)
         gap = (when - self.as_of) / pd.Timedelta(days=1)  # the snapshot carried forward
         M = self.encoded.rows(rows, brand, gap)  # encoded once: scores and contributions read it
-        raw = self.model.raw_of_matrix(M, ONLINE_THREADS)
+        raw = self.trees.predict(M, ONLINE_THREADS)  # compiled where available
         p = apply_calibration(self.model.calibration_, raw)
         if budget is None:
             chosen = np.lexsort((rows, -raw, -p))[:top_n]
-            extra = {}
         else:
             sel = select_within_budget(p, self.price[rows], budget, top_n,
                                        [a[rows] for a in self.audiences])
-            chosen = sel.chosen[np.lexsort((-raw[sel.chosen], -p[sel.chosen]))]
-            extra = {"budget": budget, "total_price": sel.total_price,
-                     "expected_conversions": sel.expected_conversions,
-                     "unpriced_left_out": unpriced}
+            chosen = sel.chosen
         if not len(chosen):  # nothing fits the budget
             return pd.DataFrame()
+        if self.trees.backend != "lightgbm":  # the returned rows' figures are Booster.predict's
+            raw[chosen] = self.model.raw_of_matrix(M[chosen], ONLINE_THREADS)
+            p[chosen] = apply_calibration(self.model.calibration_, raw[chosen])
+        chosen = chosen[np.lexsort((rows[chosen], -raw[chosen], -p[chosen]))]
+        extra = {} if budget is None else {
+            "budget": budget, "total_price": sel.total_price,
+            "expected_conversions": float(p[chosen].sum()), "unpriced_left_out": unpriced}
         contrib = self.model.contributions_of_matrix(M[chosen], ONLINE_THREADS)
         values = self.encoded.columns(M[chosen], rows[chosen], brand)
         return self._output(brief, rows[chosen], values, p[chosen], contrib, when, extra)
