@@ -206,8 +206,18 @@ def _check_table(
             check.typed[col.name] = _absent_column(col, raw.index)
     if spec.long_shares_key:
         _check_shares(check)
+    if spec.name == "collaborations":
+        _check_settled(check)
     _check_references(check, parents)
     return check
+
+
+def _check_settled(check: _TableCheck) -> None:
+    """Collaborations: an outcome cannot be settled before the collaboration started."""
+    t = check.typed
+    if "settled_at" in t and "started_at" in t:
+        check.flag("settled_at", "must not be before started_at",
+                   (t["settled_at"] < t["started_at"]).fillna(False))
 
 
 def _delimiter_hint(raw: pd.DataFrame) -> str:
