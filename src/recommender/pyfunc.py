@@ -172,3 +172,13 @@ def load_ranker(model_uri: str):
     except MlflowException as exc:
         raise UserError(f"model {model_uri}: cannot be loaded ({exc.message})") from None
     return loaded.unwrap_python_model().ranker
+
+
+def catalogue_ids(model_uri: str) -> tuple[set[str], set[str]]:
+    """The brand ids and influencer ids of a logged ranker's snapshot (reads only those two
+    tables), to check feedback against what the ranker can show."""
+    ids = []
+    for table, column in (("brands", "brand_id"), ("influencers", "influencer_id")):
+        path = _download(model_uri, f"{SNAPSHOT_ARTIFACT}/{table}.parquet")
+        ids.append(set(pd.read_parquet(path, columns=[column])[column].astype(str)))
+    return ids[0], ids[1]
