@@ -117,6 +117,8 @@ def test_recommend_like_ranks_lookalikes_and_says_when_by_similarity_alone(store
      ["min_followers = 9000"]),
     (["--category", "food", "--target-age", "young"], ["--target-age", "'young'"]),
     (["--brand", "b01", "--format", "xml"], ["--format", "'xml'"]),
+    (["--brand", "b01", "--as-of", "2099-01-01"], ["as_of", "'2099-01-01'", "30 days",
+                                                    "refresh"]),
 ])
 def test_recommend_command_exits_non_zero_naming_the_bad_value(store, monkeypatch, args, words):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store["tracking_uri"])

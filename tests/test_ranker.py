@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recommender.budget import select_within_budget
 from recommender.errors import UserError
 from recommender.explain import phrase, reasons
 from recommender.features import build_features, pair_features
@@ -156,6 +155,19 @@ def test_later_as_of_advances_time_since_features_and_is_reported(ranker, ranker
 
 
 # ----------------------------------------------------------------------------- bad requests
+def test_as_of_is_answered_up_to_the_horizon_after_the_data_and_refused_past_it(ranker):
+    from recommender.config import AS_OF_HORIZON_DAYS
+
+    edge = ranker.as_of + pd.Timedelta(days=AS_OF_HORIZON_DAYS)
+    out = ranker.recommend(_brief(brand_id="b00"), top_n=1, as_of=edge.isoformat())
+    assert list(out["as_of"]) == [edge.isoformat()]
+    late = (edge + pd.Timedelta(seconds=1)).isoformat()
+    with pytest.raises(UserError) as info:
+        ranker.recommend(_brief(brand_id="b00"), top_n=1, as_of=late)
+    assert ranker.as_of.isoformat() in str(info.value)  # names the data's end
+    assert edge.isoformat() in str(info.value)  # and the latest instant it answers
+
+
 @pytest.mark.parametrize("fields, params, words", [
     ({"brand_id": "nope"}, {}, ["brand_id", "'nope'", "category"]),
     ({}, {}, ["brand_id is required"]),
@@ -183,6 +195,8 @@ def test_later_as_of_advances_time_since_features_and_is_reported(ranker, ranker
     ({"brand_id": "b00"}, {"budget": 0}, ["budget = 0"]),
     ({"brand_id": "b00"}, {"as_of": "yesterday"}, ["as_of", "'yesterday'"]),
     ({"brand_id": "b00"}, {"as_of": "2001-01-01"}, ["as_of", "before the model's snapshot"]),
+    ({"brand_id": "b00"}, {"as_of": "2099-01-01"}, ["as_of", "'2099-01-01'", "30 days",
+                                                    "end of the model's data"]),
 ])
 def test_bad_brief_or_parameter_names_the_field_and_value(ranker, fields, params, words):
     with pytest.raises(UserError) as info:
@@ -237,26 +251,6 @@ def test_each_recommendation_has_three_reasons_in_words(ranker):
 
 
 # ----------------------------------------------------------------------------- budget
-def test_budget_selection_maximises_expected_conversions_per_dollar():
-    aud = [np.full((3, 2), np.nan)]
-    sel = select_within_budget(np.array([0.5, 0.4, 0.4]), np.array([100.0, 50.0, 50.0]),
-                               100.0, 10, aud, np.array([0, 1, 2]))
-    assert sorted(sel.chosen) == [1, 2]
-    assert sel.total_price == 100.0 and sel.expected_conversions == pytest.approx(0.8)
-    sel = select_within_budget(np.array([0.5, 0.1]), np.array([100.0, 1.0]), 100.0, 10,
-                               [np.full((2, 2), np.nan)], np.array([0, 1]))
-    # value per dollar alone would take 0.1 for $1, then nothing fits; value takes 0.5
-    assert list(sel.chosen) == [0]
-
-
-def test_budget_selection_prefers_audiences_that_overlap_little():
-    same = np.array([[0.5, 0.5], [0.5, 0.5], [0.5, 0.5]])
-    platform = np.array([0, 0, 1])
-    sel = select_within_budget(np.array([0.5, 0.45, 0.4]), np.array([10.0, 10.0, 10.0]), 20.0,
-                               10, [same], platform)
-    assert sorted(sel.chosen) == [0, 2]  # 1 reaches 0's people: 0.45 * 0.5 < 0.4
-
-
 def test_budget_mode_stays_within_budget_and_counts_unpriced(ranker, ranker_parts):
     inf = ranker_parts["ds"].influencers
     out = ranker.recommend(_brief(brand_id="b01"), top_n=20, budget=1500)

@@ -225,7 +225,8 @@ def parse_top_n(v: Any) -> int:
 
 
 def parse_as_of(v: Any, snapshot_as_of: pd.Timestamp) -> pd.Timestamp:
-    """as_of: an ISO timestamp (UTC if it names no zone), not before the snapshot's as_of."""
+    """as_of: an ISO timestamp (UTC if it names no zone), not before the snapshot's as_of
+    (the end of the model's data) and at most `config.AS_OF_HORIZON_DAYS` days after it."""
     if v is None or (isinstance(v, str) and not v.strip()):
         return snapshot_as_of
     try:
@@ -239,4 +240,10 @@ def parse_as_of(v: Any, snapshot_as_of: pd.Timestamp) -> pd.Timestamp:
     if t < snapshot_as_of:
         raise UserError(f"as_of = {v!r}: is before the model's snapshot ({snapshot_as_of}); "
                         "it holds no earlier state (score past pairs in batch instead)")
+    horizon = snapshot_as_of + pd.Timedelta(days=config.AS_OF_HORIZON_DAYS)
+    if t > horizon:
+        raise UserError(f"as_of = {v!r}: is more than {config.AS_OF_HORIZON_DAYS} days after "
+                        f"the end of the model's data ({snapshot_as_of.isoformat()}); the "
+                        f"latest as_of it answers is {horizon.isoformat()} (for later dates "
+                        "refresh the model with newer data: `recommender refresh`)")
     return t

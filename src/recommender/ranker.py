@@ -202,8 +202,7 @@ class Ranker:
             extra = {}
         else:
             sel = select_within_budget(p, self.price[rows], budget, top_n,
-                                       [a[rows] for a in self.audiences],
-                                       self.codes["platform"][0][rows])
+                                       [a[rows] for a in self.audiences])
             chosen = sel.chosen[np.lexsort((-raw[sel.chosen], -p[sel.chosen]))]
             extra = {"budget": budget, "total_price": sel.total_price,
                      "expected_conversions": sel.expected_conversions,

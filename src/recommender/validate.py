@@ -14,7 +14,7 @@ import pandas as pd
 from recommender import coerce, contract
 from recommender.contract import Column, Table
 from recommender.dataset import VALIDATION_ORDER, Dataset, Problem, ValidationError, empty_rejects
-from recommender.io import ReadError, find_table_file, read_raw
+from recommender.io import ReadError, find_table_file, is_folder, location, read_raw
 
 logger = logging.getLogger(__name__)
 
@@ -328,10 +328,18 @@ def _vocabulary_warnings(typed: dict[str, pd.DataFrame], files: dict[str, str]) 
     return out
 
 
-def read_tables(data_dir: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
-    """Read every contract table present in `data_dir` as raw frames (Parquet wins over CSV)."""
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
+def read_tables(data_dir: str | Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """Read every contract table present in `data_dir` (a folder or an fsspec URL) as raw
+    frames: a folder of Parquet files wins over a Parquet file, which wins over CSV."""
+    data_dir = location(data_dir)
+    try:
+        folder = is_folder(data_dir)
+    except ReadError as exc:
+        raise ValidationError([Problem.fatal_at("", str(data_dir), exc.reason)]) from exc
+    except OSError as exc:
+        raise ValidationError([Problem.fatal_at("", str(data_dir), f"cannot be read: {exc}")]
+                              ) from exc
+    if not folder:
         raise ValidationError([Problem.fatal_at("", str(data_dir), "is not a folder")])
     frames, files, problems = {}, {}, []
     for name in contract.TABLES:
@@ -342,16 +350,17 @@ def read_tables(data_dir: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]
         try:
             frames[name] = read_raw(path)
         except ReadError as exc:
-            problems.append(Problem.fatal_at(name, str(path), exc.reason))
+            problems.append(Problem.fatal_at(name, str(exc.path), exc.reason))
     if problems:
         raise ValidationError(problems)
     return frames, files
 
 
-def load_dataset(data_dir: Path, on_invalid: OnInvalid = "fail") -> Dataset:
-    """Read and validate the data folder `data_dir`: every command's entry to the data."""
+def load_dataset(data_dir: str | Path, on_invalid: OnInvalid = "fail") -> Dataset:
+    """Read and validate the data folder `data_dir` (local or an fsspec URL): every command's
+    entry to the data."""
     frames, files = read_tables(data_dir)
-    return validate_frames(frames, files, on_invalid=on_invalid, source=Path(data_dir))
+    return validate_frames(frames, files, on_invalid=on_invalid, source=location(data_dir))
 
 
 def load_pairs(

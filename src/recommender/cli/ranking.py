@@ -18,6 +18,7 @@ from recommender.cli.common import (
     out,
     warn_unless_loopback,
 )
+from recommender.io import folder_exists, location
 
 
 def _shares(option: str, text: str | None) -> dict[str, float] | None:
@@ -169,10 +170,10 @@ def ui(
     host: Annotated[str, typer.Option(help="Address to listen on (loopback by default; the "
                                       "page has no login).")] = config.DEFAULT_HOST,
     port: Annotated[int, typer.Option(min=0, max=65535)] = config.DEFAULT_UI_PORT,
-    data: Annotated[Path, typer.Option("--data", help="Data folder whose posts draw the "
-                                       "weekly engagement sparklines (skipped if absent).")] = (
-        config.RAW_DIR
-    ),
+    data: Annotated[Path, typer.Option(
+        "--data", parser=location, metavar="FOLDER|URL",
+        help="Data folder (or fsspec URL) whose posts draw the weekly engagement sparklines "
+             "(skipped if absent).")] = config.RAW_DIR,
     feedback_db: FeedbackDbOpt = None,
 ) -> None:
     """Serve the planner's web page: a brief in, an explained shortlist out.
@@ -187,7 +188,7 @@ def ui(
     warn_unless_loopback(host, "use the page (it has no login)")
     sock = listen(host, port)
     out.print(f"loading {model} ...", highlight=False)
-    page = app_for_model(model, data if data.is_dir() else None, feedback_db)
+    page = app_for_model(model, data if folder_exists(data) else None, feedback_db)
     server = make_page_server(page, sock)
     out.print(f"planner page on [bold]http://{host}:{server.port}/[/] (Ctrl+C stops it)",
               highlight=False)
