@@ -48,9 +48,11 @@ class Ranker:
     """Ranks the influencers of one snapshot for briefs, with one conversion model."""
 
     def __init__(self, model: ConversionModel, snapshot: Snapshot | Path | str,
-                 shortlist_size: int = SHORTLIST_SIZE) -> None:
+                 shortlist_size: int = SHORTLIST_SIZE, preference=None) -> None:
         snap = snapshot if isinstance(snapshot, Snapshot) else load_snapshot(snapshot)
         self.model, self.snapshot, self.shortlist_size = model, snap, shortlist_size
+        # planners' preference (recommender.preference), blended into the order when given
+        self.preference = preference
         ds = snap.ds
         # small vocabularies as categoricals: per-request takes and comparisons on codes
         side = snap.influencer_side.astype({c: "category" for c in CATEGORICAL_SIDE})
@@ -198,7 +200,8 @@ class Ranker:
             return pd.DataFrame()
         X, M, raw, p = self.score_rows(rows, brand, when)
         if budget is None:
-            chosen = np.lexsort((rows, -raw, -p))[:top_n]
+            key = p if self.preference is None else self.preference.blend(p, X)
+            chosen = np.lexsort((rows, -raw, -key))[:top_n]
             extra = {}
         else:
             sel = select_within_budget(p, self.price[rows], budget, top_n,
