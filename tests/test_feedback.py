@@ -203,3 +203,25 @@ def test_feedback_command_refuses_bad_input_naming_it(registered_ranker, tmp_pat
     for word in words:
         assert word in result.output
     assert pd.DataFrame(FeedbackStore(f"sqlite:///{tmp_path}/fb.db").events()).empty
+
+
+def test_page_ranks_lookalikes_and_names_a_bad_seed_beside_its_field(page):
+    c, brand = page["client"], page["brand"]
+    resp = c.get(f"/?brand={brand}&like=i003,+i004&top_n=4")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and html.count("like the 2 seeds:") == 4
+    bad = c.get(f"/?brand={brand}&like=i_nobody")
+    assert bad.status_code == 422
+    assert "i_nobody" in read_page(bad.get_data(as_text=True)).by_id["like-error"]
+
+
+def test_generate_with_planner_briefs_writes_feedback_and_truth(tmp_path):
+    result = CliRunner().invoke(app, ["generate", "--out", str(tmp_path / "w"), "--influencers",
+                                      "300", "--brands", "10", "--months", "6",
+                                      "--planner-briefs", "20"])
+    assert result.exit_code == 0, result.output
+    from recommender.preference import load_events
+
+    events = load_events(tmp_path / "w" / "feedback.parquet")
+    assert len(events) == 200 and set(events["source"]) == {"simulated"}
+    assert (tmp_path / "w" / "planner_truth.parquet").exists()
