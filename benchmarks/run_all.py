@@ -33,9 +33,11 @@ SCALES: dict[str, list[str]] = {
     "quality": ["--influencers", "5000", "--brands", "200", "--seeds", "7", "1", "2",
                 "--curve-brands", "100", "400", "800"],
     "ranker": ["--influencers", "100000", "--briefs", "100", "--top-n", "10", "--rebuild"],
+    "lookalike": ["--influencers", "100000", "--briefs", "100", "--seeds", "100"],
     "serve_load": ["--influencers", "100000", "--requests", "600", "--clients", "4"],
     "batch": ["--memory-pairs", "10000000"],
     "dask": ["--pairs", "1000000", "--workers", "2"],
+    "feedback": ["--influencers", "5000", "--brands", "200", "--briefs", "1000"],
 }
 TIMEOUT_S = 20 * 60
 # results.json keys whose sections come first in the document, in this order

@@ -52,12 +52,15 @@ class Ranker:
     """Ranks the influencers of one snapshot for briefs, with one conversion model."""
 
     def __init__(self, model: ConversionModel, snapshot: Snapshot | Path | str,
-                 shortlist_size: int = SHORTLIST_SIZE, inference: str = "auto") -> None:
+                 shortlist_size: int = SHORTLIST_SIZE, inference: str = "auto",
+                 preference=None) -> None:
         """`inference`: how the shortlist is scored, "auto" (compiled with lleaves where
         installed and exact, see `recommender.inference`), "lleaves" or "lightgbm"; the
-        returned rows are always scored by Booster.predict itself."""
+        returned rows are always scored by Booster.predict itself. `preference`: planners'
+        preference (recommender.preference), blended into the order when given."""
         snap = snapshot if isinstance(snapshot, Snapshot) else load_snapshot(snapshot)
         self.model, self.snapshot, self.shortlist_size = model, snap, shortlist_size
+        self.preference = preference
         ds = snap.ds
         # small vocabularies as categoricals: per-request takes and comparisons on codes
         side = snap.influencer_side.astype({c: "category" for c in CATEGORICAL_SIDE})
@@ -231,7 +234,11 @@ class Ranker:
             return pd.DataFrame()
         M, raw, p = self.score_rows(rows, brand, when)
         if budget is None:
-            chosen = np.lexsort((rows, -raw, -p))[:top_n]
+            key = p
+            if self.preference is not None:
+                self.exact_rows(np.arange(len(rows)), M, raw, p)
+                key = self.preference.blend(p, pd.DataFrame(self.encoded.columns(M, rows, brand)))
+            chosen = np.lexsort((rows, -raw, -key))[:top_n]
         else:
             sel = select_within_budget(p, self.price[rows], budget, top_n,
                                        [a[rows] for a in self.audiences])

@@ -64,6 +64,7 @@ class TrainResult:
     run_id: str | None = None
     version: str | None = None
     decision: Decision | None = None
+    preference: Any = None  # recommender.preference.FeedbackResult with --feedback
 
 
 def data_digest(ds: Dataset) -> str:
@@ -242,11 +243,15 @@ def run_training(
     workers: int | None = None,
     split_by: str = "time",
     outcome_lag: float | None = None,
+    feedback: str | Path | None = None,
 ) -> TrainResult:
     """The whole `recommender train`: prepare, fit, evaluate, log, register behind the gate.
 
     engine="dask" fits with lightgbm.dask on the cluster at `scheduler` or on a local cluster
-    of `workers` processes (`recommender.distributed.fit_dask`); the rest is the same."""
+    of `workers` processes (`recommender.distributed.fit_dask`); the rest is the same.
+    `feedback` (a feedback store URL or a Parquet/CSV file of its events) also trains the
+    planners' preference model (`recommender.preference`), logged beside the conversion
+    model's metrics and blended into the ranker only if it passes its held-out test."""
     import mlflow
 
     from recommender.batch import check_engine
@@ -270,12 +275,23 @@ def run_training(
         model = fit(data, params=params, seed=seed, num_boost_round=num_boost_round)
     evaluation = evaluate_window(model, data.train, data.test, data.truth, seed=seed)
     evaluation.metrics.update(catalogue_evaluation(model, data, data_dir, seed))
+    preference = None
+    if feedback is not None:
+        from recommender.preference import fit_feedback, load_events
+
+        preference = fit_feedback(data.ds, load_events(feedback), model)
+        run_params["feedback"] = str(feedback)
     with start_run(experiment, f"train-{data.digest}") as run:
         _log_run(model, data, evaluation, run_params)
         from recommender.pyfunc import log_ranker
 
-        info = log_ranker(model, data.ds)
-        result = TrainResult(model, evaluation, run_id=run.info.run_id)
+        if preference is not None:
+            mlflow.log_metrics({k: v for k, v in preference.metrics.items() if np.isfinite(v)})
+            mlflow.log_dict(preference.model.to_dict(), "preference/corrected.json")
+            mlflow.log_dict(preference.naive.to_dict(), "preference/uncorrected.json")
+        info = log_ranker(model, data.ds, preference=preference.model
+                          if preference is not None and preference.blended else None)
+        result = TrainResult(model, evaluation, run_id=run.info.run_id, preference=preference)
         if register:
             decision = gate(model_name, evaluation.metrics, data.test, force_champion)
             version = register_model(info.model_uri, model_name, decision,

@@ -31,7 +31,7 @@ _FIELD_OF = {"brand_id": "brand", "category": "category", "brand_country": "mark
              "target_age": "target_age", "target_gender": "target_gender",
              "platform": "platform", "country": "country", "min_followers": "min_followers",
              "max_followers": "max_followers", "max_price": "max_price", "niche": "niche",
-             "top_n": "top_n", "budget": "budget", "as_of": "as_of"}
+             "like": "like", "top_n": "top_n", "budget": "budget", "as_of": "as_of"}
 _FIELD_NAME = re.compile(r"^(?:brief [^:]*:\s*)?([a-z_]+)")
 _BRIEF_PREFIX = re.compile(r"^brief [^:]*:\s*")
 
@@ -70,27 +70,43 @@ def describe(data: PageData, form: BriefForm) -> tuple[str, str]:
     return text, " · ".join(filters)
 
 
-def rank(ranker, data: PageData, form: BriefForm) -> view.Shortlist | None:
-    """Run the ranker on a valid form; a UserError lands beside the field it names."""
+def rank(ranker, data: PageData, form: BriefForm,
+         decisions: dict[str, str] | None = None) -> view.Shortlist | None:
+    """Run the ranker on a valid form; a UserError lands beside the field it names.
+
+    `decisions` (influencer id -> the brand's latest accept/reject): rejected ones are left
+    out, accepted ones marked (recommender.feedback)."""
+    from recommender.feedback import apply_feedback, mark_decisions
+
+    brief = apply_feedback(form.brief, decisions or {})
     try:
-        result = ranker.recommend(pd.DataFrame([form.brief]), top_n=form.top_n,
+        result = ranker.recommend(pd.DataFrame([brief]), top_n=form.top_n,
                                   budget=form.budget, as_of=form.as_of)
     except UserError as exc:
         name, text = field_of(str(exc))
         form.errors[name] = text
         return None
+    if decisions:
+        result = mark_decisions(result, decisions)
     return view.build_shortlist(result, data, target_of(data, form), form.budget)
 
 
-def create_app(ranker, model_text: str, data_dir: Path | None = None) -> Flask:
+def create_app(ranker, model_text: str, data_dir: Path | None = None,
+               feedback_url: str | None = None) -> Flask:
     """The page's Flask app over `ranker` (a recommender.ranker.Ranker).
 
     `model_text` names the model on the page; the posts of `data_dir` (optional) draw the
-    engagement sparklines.
+    engagement sparklines; planners' decisions go to the feedback store at `feedback_url`
+    (default: recommender.feedback.feedback_url()).
     """
+    from recommender.feedback import FeedbackStore
+    from recommender.web.feedback import add_feedback_routes
+
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     data = page_data(ranker, data_dir)
+    store = FeedbackStore(feedback_url)
+    add_feedback_routes(app, ranker, store)
     as_of_text = f"{data.as_of:%Y-%m-%d %H:%M} UTC"
     lock = threading.Lock()  # one ranking at a time: predictable memory on a small machine
 
@@ -109,8 +125,10 @@ def create_app(ranker, model_text: str, data_dir: Path | None = None) -> Flask:
         form = parse_brief(request.args, data.lookup)
         if not form.ok:
             return form, None
+        brand = form.brief.get("brand_id")
+        decisions = store.decisions(str(brand)) if brand else None
         with lock:
-            return form, rank(ranker, data, form)
+            return form, rank(ranker, data, form, decisions)
 
     @app.get("/")
     def index():
@@ -123,7 +141,9 @@ def create_app(ranker, model_text: str, data_dir: Path | None = None) -> Flask:
             brand_options=data.brands.head(BRAND_OPTIONS_FIRST).to_dict("records"),
             example_brand=data.brands["label"].iloc[0] if len(data.brands) else "",
             categories=data.categories, niches=data.niches, platforms=PLATFORMS,
-            target_fields=TARGET_FIELDS, spark_weeks=SPARK_WEEKS, weekly_note=data.weekly_note)
+            target_fields=TARGET_FIELDS, spark_weeks=SPARK_WEEKS, weekly_note=data.weekly_note,
+            feedback_brand=form.brief.get("brand_id") if shortlist else None,
+            feedback_next=request.full_path)
         return page, 422 if form.errors else 200
 
     @app.get("/export.csv")
@@ -168,7 +188,8 @@ def _error_page(code: int, heading: str, message: str):
     return render_template("error.html", heading=heading, message=message), code
 
 
-def app_for_model(model_uri: str, data_dir: Path | None = None) -> Flask:
+def app_for_model(model_uri: str, data_dir: Path | None = None,
+                  feedback_url: str | None = None) -> Flask:
     """The page over the ranker logged at `model_uri`, loaded in this process; the page names
     the registered version it loaded (resolved first, so an alias that moves cannot mislead)."""
     from recommender.pyfunc import load_ranker
@@ -181,7 +202,7 @@ def app_for_model(model_uri: str, data_dir: Path | None = None) -> Flask:
         alias = model_uri.split("@", 1)[1] if "@" in model_uri else None
         model_uri = f"models:/{name}/{version}"
         label = f"{name} version {version}" + (f" ({alias})" if alias else "")
-    return create_app(load_ranker(model_uri), label, data_dir)
+    return create_app(load_ranker(model_uri), label, data_dir, feedback_url)
 
 
 def listen(host: str, port: int):
