@@ -71,6 +71,11 @@ def train(
         min=0.0, help="Days after its start at which a collaboration's outcome counts as "
         "known where the data gives no settled_at (history features; train and validation "
         "windows keep only rows settled by the next window).")] = config.DEFAULT_OUTCOME_LAG_DAYS,
+    refit: Annotated[str, typer.Option(
+        help="After early stopping picks the rounds, grow the logged booster again on "
+        "'train+valid' (its test metrics are still held out), on 'all' windows (metrics stay "
+        "those of the train+valid model) or 'none'; calibration is cross-fitted.")
+    ] = "train+valid",
 ) -> None:
     """Train the calibrated LightGBM conversion model, log it to MLflow, gate the registry.
 
@@ -90,7 +95,8 @@ def train(
     result = run_training(data, experiment=experiment, model_name=model_name, seed=seed,
                           register=register, force_champion=force_champion, params=params,
                           num_boost_round=num_boost_round, engine=engine, scheduler=scheduler,
-                          workers=workers, split_by=split_by, outcome_lag=outcome_lag)
+                          workers=workers, split_by=split_by, outcome_lag=outcome_lag,
+                          refit_on=refit)
     _print_evaluation(result.evaluation.table)
     m = result.evaluation.metrics
     if "oracle_lift_share" in m:
