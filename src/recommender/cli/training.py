@@ -75,6 +75,11 @@ def train(
         help="Planners' accept/reject events (a feedback store URL, or a Parquet/CSV file of "
              "its columns): also learn their preference, position-corrected, and blend it into "
              "the ranking if it helps on later feedback.")] = None,
+    refit: Annotated[str, typer.Option(
+        help="After early stopping picks the rounds, grow the logged booster again on "
+        "'train+valid' (its test metrics are still held out), on 'all' windows (metrics stay "
+        "those of the train+valid model) or 'none'; calibration is cross-fitted.")
+    ] = "train+valid",
 ) -> None:
     """Train the calibrated LightGBM conversion model, log it to MLflow, gate the registry.
 
@@ -96,7 +101,7 @@ def train(
                           register=register, force_champion=force_champion, params=params,
                           num_boost_round=num_boost_round, engine=engine, scheduler=scheduler,
                           workers=workers, split_by=split_by, outcome_lag=outcome_lag,
-                          feedback=feedback)
+                          feedback=feedback, refit_on=refit)
     _print_evaluation(result.evaluation.table)
     if result.preference is not None:
         _print_preference(result.preference)
