@@ -25,7 +25,7 @@ from mlflow.types.schema import ParamSchema, ParamSpec
 from recommender import config
 from recommender.errors import UserError
 from recommender.model import ConversionModel
-from recommender.tracking import quiet_mlflow_hints
+from recommender.tracking import quiet_mlflow_hints, require_store
 
 logger = logging.getLogger(__name__)
 
@@ -142,11 +142,20 @@ def save_ranker(model: ConversionModel, ds, path: Path | str,
     return Path(path)
 
 
+def _stored(model_uri: str) -> str:
+    """" (tracking URI X)" for a model read from a store (checked to exist), else ""."""
+    if model_uri.startswith(("models:/", "runs:/")):
+        return f" (tracking URI {require_store(model_uri)})"
+    return ""
+
+
 def _download(model_uri: str, artifact: str) -> Path:
+    where = _stored(model_uri)
     try:
         local = mlflow.artifacts.download_artifacts(f"{model_uri.rstrip('/')}/artifacts/{artifact}")
     except MlflowException as exc:
-        raise UserError(f"model {model_uri}: cannot read its {artifact} ({exc.message})") from None
+        raise UserError(f"model {model_uri}{where}: cannot read its {artifact} "
+                        f"({exc.message})") from None
     return Path(local)
 
 
@@ -157,18 +166,20 @@ def load_conversion_model(model_uri: str) -> ConversionModel:
 
 def check_model(model_uri: str) -> None:
     """Raise UserError unless `model_uri` names a ranker this code can serve (MLmodel only)."""
+    where = _stored(model_uri)
     try:
         info = mlflow.models.get_model_info(model_uri)
     except (MlflowException, OSError) as exc:
-        raise UserError(f"model {model_uri}: cannot be found ({exc})") from None
+        raise UserError(f"model {model_uri}{where}: cannot be found ({exc})") from None
     if "python_function" not in info.flavors:
         raise UserError(f"model {model_uri}: not an MLflow python_function model")
 
 
 def load_ranker(model_uri: str):
     """The Ranker of a logged ranker, in this process (the same code path as serving)."""
+    where = _stored(model_uri)
     try:
         loaded = mlflow.pyfunc.load_model(model_uri)
     except MlflowException as exc:
-        raise UserError(f"model {model_uri}: cannot be loaded ({exc.message})") from None
+        raise UserError(f"model {model_uri}{where}: cannot be loaded ({exc.message})") from None
     return loaded.unwrap_python_model().ranker

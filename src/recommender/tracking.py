@@ -41,3 +41,39 @@ def quiet_mlflow_hints() -> Iterator[None]:
         warnings.filterwarnings("ignore", message=r"The specified dataset source can be "
                                 r"interpreted in multiple ways", category=UserWarning)
         yield
+
+
+def require_store(model_uri: str) -> str:
+    """The registry/tracking URI a `models:/` or `runs:/` URI is read from, checked to exist.
+
+    A command that only reads a model never creates a store: MLflow would make an empty
+    `mlflow.db` in the working directory and then only say the model is not found. Returns
+    the URI, for messages; raises UserError naming it when its SQLite file or folder is absent.
+    """
+    import mlflow
+
+    from recommender.errors import UserError
+
+    uri = mlflow.get_registry_uri() if model_uri.startswith("models:/") else (
+        mlflow.get_tracking_uri())
+    local = _local_store_path(uri)
+    if local is not None and not local.exists():
+        raise UserError(f"model {model_uri}: no MLflow store at {local} (tracking URI {uri}); "
+                        "run from the folder holding it, or set MLFLOW_TRACKING_URI")
+    return uri
+
+
+def _local_store_path(uri: str):
+    """The file or folder of a local store URI (sqlite:///..., file:..., a plain path)."""
+    from pathlib import Path
+    from urllib.parse import unquote, urlparse
+
+    if uri.startswith("sqlite:///"):
+        path = uri[len("sqlite:///"):]
+        return None if path in ("", ":memory:") else Path(unquote(path))
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path))
+    if parsed.scheme == "" or len(parsed.scheme) == 1:  # a path (a Windows drive letter)
+        return Path(uri)
+    return None
