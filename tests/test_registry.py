@@ -103,3 +103,23 @@ def test_aliases_move_only_for_a_champion(mlflow_store):
     assert client.get_registered_model(name).aliases == {"champion": v3.version,
                                                           "challenger": v2.version}
     assert {v.current_stage for v in (v1, v2, v3)} <= {"None", None}  # no stages used
+
+
+def test_a_command_run_keeps_its_artifacts_beside_the_store_not_where_it_runs(tmp_path,
+                                                                              monkeypatch):
+    import mlflow
+
+    from recommender.tracking import start_run
+
+    store, elsewhere = tmp_path / "store", tmp_path / "elsewhere"
+    store.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    with use_mlflow_store(f"sqlite:///{store}/mlflow.db"):
+        with start_run("beside the store", "r") as run:
+            mlflow.log_text("hello", "note.txt")
+        artifacts = mlflow.MlflowClient().get_run(run.info.run_id).info.artifact_uri
+    assert list(elsewhere.iterdir()) == []
+    assert artifacts.startswith((store / "mlruns" / "beside-the-store").as_uri())
+    assert (store / "mlruns" / "beside-the-store" / run.info.run_id / "artifacts"
+            / "note.txt").read_text() == "hello"

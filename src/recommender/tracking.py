@@ -20,6 +20,7 @@ def start_run(experiment: str, run_name: str) -> Iterator:
     import mlflow
 
     if not os.environ.get("MLFLOW_RUN_ID"):
+        _create_beside_store(experiment)
         mlflow.set_experiment(experiment)
     with mlflow.start_run(run_name=None if os.environ.get("MLFLOW_RUN_ID") else run_name) as run:
         try:
@@ -27,6 +28,22 @@ def start_run(experiment: str, run_name: str) -> Iterator:
         except KeyboardInterrupt:
             mlflow.end_run("KILLED")
             raise
+
+
+def _create_beside_store(experiment: str) -> None:
+    """Create `experiment`, if new, with its artifacts beside a local SQLite store
+    (STORE_FOLDER/mlruns/NAME): MLflow's default, ./mlruns, depends on where the command
+    runs, and would scatter a store's artifacts over every folder it was used from."""
+    import re
+
+    import mlflow
+
+    uri = mlflow.get_tracking_uri()
+    db = _local_store_path(uri) if uri.startswith("sqlite:///") else None
+    if db is None or mlflow.get_experiment_by_name(experiment) is not None:
+        return
+    folder = db.resolve().parent / "mlruns" / (re.sub(r"[^\w.-]+", "-", experiment) or "-")
+    mlflow.create_experiment(experiment, artifact_location=folder.as_uri())
 
 
 @contextlib.contextmanager
