@@ -42,6 +42,36 @@ SIGNATURE = ModelSignature(inputs=None, params=ParamSchema([
 ]))
 
 
+PARAM_NAMES = frozenset(p.name for p in SIGNATURE.params.params)
+
+
+def refuse_unknown_params() -> None:
+    """Make MLflow refuse, with a 400, request params the ranker does not know (`"topn": 3`).
+
+    MLflow drops params missing from the signature with only a log line, before `predict`
+    sees them, so a misspelt parameter would silently answer with its default. Its check is
+    wrapped in this process, for models whose params are exactly the ranker's (others keep
+    MLflow's behaviour). Idempotent."""
+    import mlflow.pyfunc as pyfunc_module
+
+    original = pyfunc_module._enforce_params_schema
+    if getattr(original, "_refuses_unknown", False):
+        return
+
+    def enforce(params, schema):
+        known = {p.name for p in schema.params} if isinstance(schema, ParamSchema) else None
+        if known == PARAM_NAMES and isinstance(params, dict):
+            unknown = sorted(str(k) for k in params if str(k) not in known)
+            if unknown:
+                raise MlflowException(
+                    f"unknown parameter(s) {', '.join(unknown)}; known parameters: "
+                    f"{', '.join(sorted(known))}", error_code=INVALID_PARAMETER_VALUE)
+        return original(params, schema)
+
+    enforce._refuses_unknown = True  # type: ignore[attr-defined]
+    pyfunc_module._enforce_params_schema = enforce
+
+
 def _briefs(model_input: Any) -> Any:
     """The briefs as MLflow parsed the request, with its 0-d arrays as plain values.
 
@@ -79,6 +109,7 @@ class RankerModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
         from recommender.ranker import Ranker
 
+        refuse_unknown_params()
         model = ConversionModel.load(context.artifacts[MODEL_ARTIFACT])
         self.ranker = Ranker(model, context.artifacts[SNAPSHOT_ARTIFACT])
         logger.info("ranker loaded: %d influencers, snapshot as of %s",
