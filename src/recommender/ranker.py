@@ -167,6 +167,7 @@ class Ranker:
         if budget is not None:
             unpriced = int((mask & np.isnan(self.price)).sum())
             mask &= ~np.isnan(self.price)
+            self._check_budget(brief, mask, unpriced, budget)
         brand = self.brand_profile(brief)
         if exhaustive:
             rows = np.flatnonzero(mask)
@@ -193,6 +194,16 @@ class Ranker:
             return pd.DataFrame()
         contrib = self.model.contributions_of_matrix(M[chosen], ONLINE_THREADS)
         return self._output(brief, rows[chosen], X, chosen, p[chosen], contrib, when, extra)
+
+    @staticmethod
+    def _check_budget(brief: Brief, priced: np.ndarray, unpriced: int, budget: float) -> None:
+        """A budget no shortlist can come from is an error that says why, not an empty answer
+        that reads as "no influencer matches the filters"."""
+        if not priced.any() and unpriced:
+            raise UserError(f"brief {brief.label}: budget = {budget:g}: no candidate has a "
+                            f"price: all {unpriced:,} that pass the filters lack "
+                            "price_per_post and are left out; rank without a budget, or add "
+                            "prices to influencers")
 
     def _output(self, brief: Brief, rows: np.ndarray, X: pd.DataFrame, chosen: np.ndarray,
                 p: np.ndarray, contrib: pd.DataFrame, when: pd.Timestamp,
