@@ -35,6 +35,8 @@ BAD = [
      ["max_followers", "True"]),
     ({"dataframe_records": [{"brand_id": "b01"}], "params": {"topn": 3}},
      ["unknown parameter(s) topn", "top_n"]),
+    ({"dataframe_records": [{"brand_id": "b01"}], "params": {"as_of": "2099-01-01"}},
+     ["as_of", "'2099-01-01'", "end of the model's data"]),
     (b"{not json", ["valid JSON"]),
     ({"records": [{"brand_id": "b01"}]}, ["dataframe_records"]),
     ({"dataframe_records": "b01"}, ["list of records"]),

@@ -21,10 +21,17 @@ from recommender.evaluation import (
     read_truth,
     scorer_metrics,
 )
-from recommender.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, LABEL, build_training_set
+from recommender.features import (
+    CATEGORICAL_FEATURES,
+    FEATURE_COLUMNS,
+    LABEL,
+    build_training_set,
+    pair_context,
+)
+from recommender.features.history import settle_times
 from recommender.model import ConversionModel
 from recommender.registry import Decision, champion_version, decide_alias, register_model
-from recommender.split import SPLIT_BY, TimeSplit
+from recommender.split import SPLIT_BY, TimeSplit, settled_in_time
 from recommender.tracking import quiet_mlflow_hints, start_run
 from recommender.validate import load_dataset
 
@@ -45,6 +52,7 @@ class TrainingData:
     test: pd.DataFrame
     truth: pd.DataFrame | None
     digest: str
+    outcome_lag: float = config.DEFAULT_OUTCOME_LAG_DAYS
 
 
 @dataclass
@@ -71,17 +79,24 @@ def data_digest(ds: Dataset) -> str:
     return h.hexdigest()[:16]
 
 
-def prepare(data_dir: Path, train_share: float = 0.65, valid_share: float = 0.15,
-            split_by: str = "time") -> TrainingData:
+def prepare(data_dir: str | Path, train_share: float = 0.65, valid_share: float = 0.15,
+            split_by: str = "time", outcome_lag: float | None = None) -> TrainingData:
     """Load and validate `data_dir`, build the training set and split it in time (by shares
-    of the time span, or with split_by="rows" of the rows in time order)."""
+    of the time span, or with split_by="rows" of the rows in time order).
+
+    An earlier outcome counts in the features only once settled (`settled_at`, else
+    `outcome_lag` days after the start; default config.DEFAULT_OUTCOME_LAG_DAYS), and train
+    and validation keep only the rows settled before the next window starts."""
     if split_by not in SPLIT_BY:
         raise UserError(f"--split-by must be one of {', '.join(SPLIT_BY)}, not {split_by!r}")
-    ds = load_dataset(Path(data_dir))
+    lag = config.DEFAULT_OUTCOME_LAG_DAYS if outcome_lag is None else float(outcome_lag)
+    if not (lag >= 0 and np.isfinite(lag)):
+        raise UserError(f"--outcome-lag must be a number of days >= 0, not {outcome_lag!r}")
+    ds = load_dataset(data_dir)
     if len(ds.collaborations) == 0:
         raise UserError(f"{data_dir}: no collaborations table (or it is empty): there are no "
                         "outcomes to learn from")
-    rows = build_training_set(ds)
+    rows = build_training_set(ds, pair_context(ds, lag))
     try:
         split = TimeSplit.from_frame(rows, "as_of", train_share, valid_share, by=split_by)
     except ValueError as exc:  # the training rows' as_of is each collaboration's started_at
@@ -91,6 +106,10 @@ def prepare(data_dir: Path, train_share: float = 0.65, valid_share: float = 0.15
         raise UserError(f"{where}: column 'started_at' cannot be split in time: {exc}.{hint}"
                         ) from exc
     train, valid, test = split.split(rows)
+    settled = pd.Series(settle_times(ds.collaborations, lag),
+                        index=ds.collaborations["collaboration_id"].to_numpy())
+    train, valid = settled_in_time(train, valid, split, pd.Series(
+        pd.to_datetime(settled.to_numpy(), utc=True), index=settled.index))
     for name, part in (("train", train), ("validation", valid), ("test", test)):
         if len(part) < MIN_ROWS_PER_WINDOW or part[LABEL].nunique() < 2:
             raise UserError(
@@ -98,9 +117,12 @@ def prepare(data_dir: Path, train_share: float = 0.65, valid_share: float = 0.15
                 f"({int(part[LABEL].sum())} converted); at least {MIN_ROWS_PER_WINDOW} with both "
                 "outcomes are needed." + (" Collaborations crowded into part of their time "
                                           "span? Try --split-by rows." if split_by == "time"
-                                          else ""))
+                                          else "") + (f" The outcome lag ({lag:g} days) leaves "
+                                          "out rows not settled by the next window: a "
+                                          "smaller --outcome-lag keeps more."
+                                          if lag > 0 else ""))
     return TrainingData(ds, rows, split, train, valid, test, read_truth(Path(data_dir)),
-                        data_digest(ds))
+                        data_digest(ds), lag)
 
 
 def fit(data: TrainingData, params: dict[str, Any] | None = None, seed: int = 0,
@@ -115,6 +137,24 @@ def fit(data: TrainingData, params: dict[str, Any] | None = None, seed: int = 0,
                             calibration=calibration, categorical_features=CATEGORICAL_FEATURES)
     return model.fit(data.train[FEATURE_COLUMNS], data.train[LABEL],
                      data.valid[FEATURE_COLUMNS], data.valid[LABEL])
+
+
+def catalogue_evaluation(model: ConversionModel, data: TrainingData, data_dir: Path,
+                         seed: int = 0) -> dict[str, float]:
+    """Catalogue NDCG of the model and of the heuristic and random baselines where the data
+    folder holds a generated world's truth_catalogue.parquet (`recommender.catalogue`);
+    nothing for real data."""
+    from recommender.catalogue import catalogue_features, catalogue_metrics, read_catalogue_truth
+
+    truth = read_catalogue_truth(Path(data_dir))
+    if truth is None:
+        return {}
+    scored = catalogue_metrics(model, data.train, catalogue_features(data.ds, truth), truth,
+                               seed=seed)
+    logger.info("catalogue NDCG@10 over %d brands: model %.4f, heuristic %.4f",
+                truth["brand_id"].nunique(), scored["catalogue_ndcg_at_10"],
+                scored["catalogue_baseline_heuristic_ndcg_at_10"])
+    return scored
 
 
 def gate(model_name: str, new_metrics: dict[str, float], test: pd.DataFrame,
@@ -201,6 +241,7 @@ def run_training(
     scheduler: str | None = None,
     workers: int | None = None,
     split_by: str = "time",
+    outcome_lag: float | None = None,
 ) -> TrainResult:
     """The whole `recommender train`: prepare, fit, evaluate, log, register behind the gate.
 
@@ -211,10 +252,14 @@ def run_training(
     from recommender.batch import check_engine
 
     check_engine(engine, scheduler, workers)
-    data = prepare(data_dir, split_by=split_by)
+    data = prepare(data_dir, split_by=split_by, outcome_lag=outcome_lag)
+    if data.outcome_lag != config.DEFAULT_OUTCOME_LAG_DAYS:
+        logger.warning("trained with an outcome lag of %g days; ranking and batch scoring "
+                       "count outcomes %g days after the start (the default)",
+                       data.outcome_lag, config.DEFAULT_OUTCOME_LAG_DAYS)
     run_params: dict[str, Any] = {"seed": seed, "data_dir": str(data_dir),
                                   "num_boost_round": num_boost_round, "engine": engine,
-                                  "split_by": split_by}
+                                  "split_by": split_by, "outcome_lag_days": data.outcome_lag}
     if engine == "dask":
         from recommender.distributed import fit_dask
 
@@ -224,6 +269,7 @@ def run_training(
     else:
         model = fit(data, params=params, seed=seed, num_boost_round=num_boost_round)
     evaluation = evaluate_window(model, data.train, data.test, data.truth, seed=seed)
+    evaluation.metrics.update(catalogue_evaluation(model, data, data_dir, seed))
     with start_run(experiment, f"train-{data.digest}") as run:
         _log_run(model, data, evaluation, run_params)
         from recommender.pyfunc import log_ranker

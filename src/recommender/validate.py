@@ -14,7 +14,14 @@ import pandas as pd
 from recommender import coerce, contract
 from recommender.contract import Column, Table
 from recommender.dataset import VALIDATION_ORDER, Dataset, Problem, ValidationError, empty_rejects
-from recommender.io import ReadError, find_table_file, read_raw
+from recommender.io import (
+    ReadError,
+    find_table_file,
+    is_folder,
+    location,
+    read_raw,
+    table_files,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -207,8 +214,18 @@ def _check_table(
             check.typed[col.name] = _absent_column(col, raw.index)
     if spec.long_shares_key:
         _check_shares(check)
+    if spec.name == "collaborations":
+        _check_settled(check)
     _check_references(check, parents)
     return check
+
+
+def _check_settled(check: _TableCheck) -> None:
+    """Collaborations: an outcome cannot be settled before the collaboration started."""
+    t = check.typed
+    if "settled_at" in t and "started_at" in t:
+        check.flag("settled_at", "must not be before started_at",
+                   (t["settled_at"] < t["started_at"]).fillna(False))
 
 
 def _delimiter_hint(raw: pd.DataFrame) -> str:
@@ -365,10 +382,18 @@ def _vocabulary_warnings(typed: dict[str, pd.DataFrame], files: dict[str, str]) 
     return out
 
 
-def read_tables(data_dir: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
-    """Read every contract table present in `data_dir` as raw frames (Parquet wins over CSV)."""
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
+def read_tables(data_dir: str | Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """Read every contract table present in `data_dir` (a folder or an fsspec URL) as raw
+    frames: a folder of Parquet files wins over a Parquet file, which wins over CSV."""
+    data_dir = location(data_dir)
+    try:
+        folder = is_folder(data_dir)
+    except ReadError as exc:
+        raise ValidationError([Problem.fatal_at("", str(data_dir), exc.reason)]) from exc
+    except OSError as exc:
+        raise ValidationError([Problem.fatal_at("", str(data_dir), f"cannot be read: {exc}")]
+                              ) from exc
+    if not folder:
         raise ValidationError([Problem.fatal_at("", str(data_dir), "is not a folder")])
     frames, files, problems = {}, {}, []
     for name in contract.TABLES:
@@ -379,29 +404,28 @@ def read_tables(data_dir: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]
         try:
             frames[name] = read_raw(path)
         except ReadError as exc:
-            problems.append(Problem.fatal_at(name, str(path), exc.reason))
+            problems.append(Problem.fatal_at(name, str(exc.path), exc.reason))
     if problems:
         raise ValidationError(problems)
     return frames, files
 
 
-def shadowed_files(data_dir: Path, files: dict[str, str]) -> list[str]:
-    """Warnings for table files that are present but not read, because another file of the
+def shadowed_files(data_dir: str | Path, files: dict[str, str]) -> list[str]:
+    """Warnings for table files that are present but not read, because another form of the
     same table wins (a CSV beside the Parquet file of the same table)."""
     out = []
     for name, used in files.items():
-        others = [p for p in (Path(data_dir) / f"{name}{s}" for s in ("", ".parquet", ".csv"))
-                  if p.exists() and p != Path(used)]
-        out.extend(f"{p}: not read, {used} holds the table '{name}' (remove one of them)"
-                   for p in others)
+        out.extend(f"{other}: not read, {used} holds the table '{name}' (remove one of them)"
+                   for other in table_files(data_dir, name)[1:])
     return out
 
 
-def load_dataset(data_dir: Path, on_invalid: OnInvalid = "fail") -> Dataset:
-    """Read and validate the data folder `data_dir`: every command's entry to the data."""
+def load_dataset(data_dir: str | Path, on_invalid: OnInvalid = "fail") -> Dataset:
+    """Read and validate the data folder `data_dir` (local or an fsspec URL): every command's
+    entry to the data."""
     frames, files = read_tables(data_dir)
-    return validate_frames(frames, files, on_invalid=on_invalid, source=Path(data_dir),
-                           notes=shadowed_files(data_dir, files))
+    return validate_frames(frames, files, on_invalid=on_invalid, source=location(data_dir),
+                           notes=shadowed_files(location(data_dir), files))
 
 
 def load_pairs(
