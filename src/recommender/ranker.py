@@ -225,6 +225,7 @@ class Ranker:
         if budget is not None:
             unpriced = int((mask & np.isnan(self.price)).sum())
             mask &= ~np.isnan(self.price)
+            self._check_budget(brief, mask, unpriced, budget)
         brand = self.brand_side(brief)
         if exhaustive:
             rows = np.flatnonzero(mask)
@@ -253,6 +254,16 @@ class Ranker:
         contrib = self.model.contributions_of_matrix(M[chosen], ONLINE_THREADS)
         values = self.encoded.columns(M[chosen], rows[chosen], brand)
         return self._output(brief, rows[chosen], values, p[chosen], contrib, when, extra)
+
+    @staticmethod
+    def _check_budget(brief: Brief, priced: np.ndarray, unpriced: int, budget: float) -> None:
+        """A budget no shortlist can come from is an error that says why, not an empty answer
+        that reads as "no influencer matches the filters"."""
+        if not priced.any() and unpriced:
+            raise UserError(f"brief {brief.label}: budget = {budget:g}: no candidate has a "
+                            f"price: all {unpriced:,} that pass the filters lack "
+                            "price_per_post and are left out; rank without a budget, or add "
+                            "prices to influencers")
 
     def _output(self, brief: Brief, rows: np.ndarray, values: dict[str, np.ndarray],
                 p: np.ndarray, contrib: pd.DataFrame, when: pd.Timestamp,

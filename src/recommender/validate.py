@@ -53,17 +53,25 @@ class _TableCheck:
         count = int(mask.sum())
         if count == 0:
             return
-        ids = tuple(self.labels(mask, MAX_IDS_SHOWN))
+        ids = tuple(self.labels(mask, MAX_IDS_SHOWN, column))
         self.problems.append(Problem(self.spec.name, self.file, column, rule, count, ids))
         self.bad_rows.append((column, rule, mask))
 
-    def labels(self, mask: pd.Series, limit: int | None = None) -> list[str]:
-        """How the rows under `mask` are named in messages: their id, else their row number."""
+    def labels(self, mask: pd.Series, limit: int | None = None, column: str = "") -> list[str]:
+        """How the rows under `mask` are named in messages: their id, else their row number.
+
+        A table without a unique id (pairs, audience shares) names the row and the offending
+        value of `column`: `row 3: 'i9999'`, never another column's value."""
         positions = np.flatnonzero(mask.to_numpy())[:limit]
-        key = self.spec.columns[0].name
-        ids = (self.raw[key].iloc[positions].tolist()
-               if key in self.raw.columns and self.raw.columns.is_unique
-               else [None] * len(positions))
+        key = self.spec.columns[0]
+        readable = self.raw.columns.is_unique
+        if not key.unique:
+            values = (self.raw[column].iloc[positions].tolist()
+                      if readable and column in self.raw.columns else [None] * len(positions))
+            return [f"row {p + 1}" + ("" if v is None or pd.isna(v) else f": '{v}'")
+                    for v, p in zip(values, positions, strict=True)]
+        ids = (self.raw[key.name].iloc[positions].tolist()
+               if key.name in self.raw.columns and readable else [None] * len(positions))
         return [f"'{v}'" if v is not None and not pd.isna(v) and str(v).strip() else
                 f"row {p + 1}" for v, p in zip(ids, positions, strict=True)]
 
@@ -88,7 +96,7 @@ class _TableCheck:
             self.spec.name, self.file,
             f"quarantine would set aside {n:,} of {total:,} rows ({limit}); "
             f"{int(mask.sum()):,} break the rule '{rule}' (first: "
-            f"{', '.join(self.labels(mask, MAX_IDS_SHOWN))}): fix the file", column)
+            f"{', '.join(self.labels(mask, MAX_IDS_SHOWN, column))}): fix the file", column)
 
     def fatal(self, column: str, rule: str) -> None:
         self.problems.append(Problem.fatal_at(self.spec.name, self.file, rule, column))
@@ -265,7 +273,7 @@ def _rejects_of(check: _TableCheck) -> pd.DataFrame:
             "table": check.spec.name,
             "file": check.file,
             "row": (rows.index + 1).astype(int),
-            "id": check.labels(mask),
+            "id": check.labels(mask, column=column),
             "column": column,
             "rule": rule,
             "value": rows[column].astype("object").map(str).values
