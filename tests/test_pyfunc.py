@@ -93,7 +93,23 @@ def test_recommend_command_prints_a_table_csv_and_json(store, monkeypatch):
     assert frame["price_per_post"].sum() <= 900 and "unpriced_left_out" in frame
 
 
+def test_recommend_like_ranks_lookalikes_and_says_when_by_similarity_alone(store,
+                                                                            monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store["tracking_uri"])
+    runner = CliRunner()
+    alone = runner.invoke(app, ["recommend", "--like", "i003", "--top-n", "3"],
+                          terminal_width=250)
+    assert alone.exit_code == 0, alone.output
+    assert "Influencers like the seeds" in alone.output and "no brand given" in alone.output
+    rows = json.loads(runner.invoke(app, ["recommend", "--brand", "b01", "--like", "i003",
+                                          "--like", "i004", "--format", "json"]).stdout)
+    assert len(rows) == 10 and {"i003", "i004"}.isdisjoint(r["influencer_id"] for r in rows)
+    assert all(r["reasons"][0].startswith("like the 2 seeds") and r["score"] > 0
+               for r in rows)
+
+
 @pytest.mark.parametrize("args, words", [
+    (["--like", "nobody"], ["like = 'nobody'", "not an influencer"]),
     (["--brand", "nope"], ["brand_id", "'nope'"]),
     (["--brand", "b01", "--platform", "myspace"], ["platform", "'myspace'"]),
     (["--brand", "b01", "--top-n", "0"], ["top_n = 0"]),

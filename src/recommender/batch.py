@@ -267,7 +267,7 @@ def score_pairs(
     """
     check_engine(engine, scheduler, workers)
     start = time.perf_counter()
-    ds = load_dataset(Path(data_dir), on_invalid=on_invalid)
+    ds = load_dataset(data_dir, on_invalid=on_invalid)
     model, ref = resolve_model(model_uri)
     scorer = Scorer(ds, model, ref, backend)
     setup = time.perf_counter() - start
@@ -323,7 +323,7 @@ def score_all_brands(
     if top_k < 1:
         raise UserError(f"--top-k must be at least 1, not {top_k}")
     start = time.perf_counter()
-    ds = load_dataset(Path(data_dir))
+    ds = load_dataset(data_dir)
     model, ref = resolve_model(model_uri)
     scorer = Scorer(ds, model, ref, backend)
     setup = time.perf_counter() - start

@@ -14,6 +14,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ OUTPUT_COLUMNS = ["brief", "brand_id", "rank", "influencer_id", "score", "platfo
                   "country", "followers", "engagement_rate_90d", "audience_match",
                   "price_per_post", "reasons", "as_of", "snapshot_as_of"]
 BUDGET_COLUMNS = ["budget", "total_price", "expected_conversions", "unpriced_left_out"]
+LOOKALIKE_COLUMNS = ["similarity", "lookalike_score", "ranked_by"]
 
 
 class Ranker:
@@ -97,6 +99,13 @@ class Ranker:
             rows = np.arange(min(len(self.ids), CHECK_ROWS))
             self.trees.predict(self.encoded.rows(rows, self.brand_side(brief)), ONLINE_THREADS)
 
+    @cached_property
+    def lookalikes(self):
+        """The catalogue's lookalike index (recommender.lookalike), built on first use."""
+        from recommender.lookalike import LookalikeIndex, build_profiles
+
+        return LookalikeIndex(build_profiles(self.side, self.followers))
+
     @property
     def as_of(self) -> pd.Timestamp:
         """The snapshot's as_of: features use data strictly before it."""
@@ -118,7 +127,8 @@ class Ranker:
         cash = number("budget", budget, positive=True)
         parsed = parse_briefs(briefs, self.brand_index, self.niches)
         frames = [self._one(b, n, when, cash, exhaustive) for b in parsed]
-        columns = OUTPUT_COLUMNS + (BUDGET_COLUMNS if cash is not None else [])
+        columns = (OUTPUT_COLUMNS + (BUDGET_COLUMNS if cash is not None else [])
+                   + (LOOKALIKE_COLUMNS if any(b.like for b in parsed) else []))
         frames = [f for f in frames if len(f)]
         if not frames:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
@@ -184,9 +194,28 @@ class Ranker:
                     self._brand_sides.popitem(last=False)
         return side
 
+    def score_rows(self, rows: np.ndarray, brand: pd.DataFrame | BrandSide,
+                   when: pd.Timestamp, compiled: bool = False
+                   ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+        """Feature values by name (`EncodedCatalogue.columns`), encoded matrix, raw and
+        calibrated p of catalogue `rows` paired with a brand (profile or encoded side).
+        `compiled`: scored by the compiled trees where available (within
+        `inference.TOLERANCE` of Booster.predict), else by Booster.predict itself."""
+        side = brand if isinstance(brand, BrandSide) else self.encoded.brand(brand)
+        gap = (when - self.as_of) / pd.Timedelta(days=1)  # the snapshot carried forward
+        M = self.encoded.rows(rows, side, gap)  # encoded once: scores and contributions read it
+        raw = (self.trees.predict(M, ONLINE_THREADS) if compiled
+               else self.model.raw_of_matrix(M, ONLINE_THREADS))
+        p = apply_calibration(self.model.calibration_, raw)
+        return self.encoded.columns(M, rows, side), M, raw, p
+
     def _one(self, brief: Brief, top_n: int, when: pd.Timestamp, budget: float | None,
              exhaustive: bool) -> pd.DataFrame:
         mask = self._mask(brief)
+        if brief.like:
+            from recommender.lookalike import rank_lookalikes
+
+            return rank_lookalikes(self, brief, mask, top_n, when, budget)
         unpriced = 0
         if budget is not None:
             unpriced = int((mask & np.isnan(self.price)).sum())
@@ -198,10 +227,7 @@ class Ranker:
             rows = self._shortlist(mask, brand.profile, brief, top_n, budget is not None)
         if not len(rows):
             return pd.DataFrame()
-        gap = (when - self.as_of) / pd.Timedelta(days=1)  # the snapshot carried forward
-        M = self.encoded.rows(rows, brand, gap)  # encoded once: scores and contributions read it
-        raw = self.trees.predict(M, ONLINE_THREADS)  # compiled where available
-        p = apply_calibration(self.model.calibration_, raw)
+        X, M, raw, p = self.score_rows(rows, brand, when, compiled=True)
         if budget is None:
             chosen = np.lexsort((rows, -raw, -p))[:top_n]
         else:
@@ -218,20 +244,20 @@ class Ranker:
             "budget": budget, "total_price": sel.total_price,
             "expected_conversions": float(p[chosen].sum()), "unpriced_left_out": unpriced}
         contrib = self.model.contributions_of_matrix(M[chosen], ONLINE_THREADS)
-        values = self.encoded.columns(M[chosen], rows[chosen], brand)
-        return self._output(brief, rows[chosen], values, p[chosen], contrib, when, extra)
+        return self._output(brief, rows[chosen], X, chosen, p[chosen], contrib, when, extra)
 
-    def _output(self, brief: Brief, rows: np.ndarray, values: dict[str, np.ndarray],
-                p: np.ndarray, contrib: pd.DataFrame, when: pd.Timestamp,
+    def _output(self, brief: Brief, rows: np.ndarray, X: Mapping[str, np.ndarray],
+                chosen: np.ndarray, p: np.ndarray, contrib: pd.DataFrame, when: pd.Timestamp,
                 extra: dict[str, Any]) -> pd.DataFrame:
+        """The answer rows of catalogue `rows`, which are `chosen` of the scored rows `X`."""
         return pd.DataFrame({
             "brief": [brief.label] * len(rows), "brand_id": brief.brand_id,
-            "rank": np.arange(1, len(rows) + 1), "influencer_id": values["influencer_id"],
-            "score": p, "platform": values["platform"], "niche": values["niche"],
+            "rank": np.arange(1, len(rows) + 1), "influencer_id": X["influencer_id"][chosen],
+            "score": p, "platform": X["platform"][chosen], "niche": X["niche"][chosen],
             "country": self.country[rows],
-            "followers": self.followers[rows], "engagement_rate_90d": values["er_mean_90d"],
-            "audience_match": values["audience_match_mean"], "price_per_post": self.price[rows],
-            "reasons": reasons(contrib, values),
+            "followers": self.followers[rows], "engagement_rate_90d": X["er_mean_90d"][chosen],
+            "audience_match": X["audience_match_mean"][chosen],
+            "price_per_post": self.price[rows], "reasons": reasons(contrib, X, rows=chosen),
             "as_of": when.isoformat(), "snapshot_as_of": self.as_of.isoformat(), **extra,
         })
 

@@ -77,7 +77,7 @@ def prepare(data_dir: Path, train_share: float = 0.65, valid_share: float = 0.15
     of the time span, or with split_by="rows" of the rows in time order)."""
     if split_by not in SPLIT_BY:
         raise UserError(f"--split-by must be one of {', '.join(SPLIT_BY)}, not {split_by!r}")
-    ds = load_dataset(Path(data_dir))
+    ds = load_dataset(data_dir)
     if len(ds.collaborations) == 0:
         raise UserError(f"{data_dir}: no collaborations table (or it is empty): there are no "
                         "outcomes to learn from")
