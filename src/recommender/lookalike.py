@@ -234,15 +234,12 @@ def rank_lookalikes(ranker, brief, mask: np.ndarray, top_n: int, when: pd.Timest
 
     seed_info = [record(r) for r in seeds]
     if brief.branded:
-        brand = ranker.brand_side(brief)
-        M, raw, p = ranker.score_rows(rows, brand, when)
-        ranker.exact_rows(np.arange(len(rows)), M, raw, p)  # the blend reads every row's p
+        X, M, raw, p = ranker.score_rows(rows, ranker.brand_side(brief), when)
         best = float(p.max()) if p.max() > 0 else 1.0
         blend = SIMILARITY_WEIGHT * sim + (1 - SIMILARITY_WEIGHT) * p / best
         chosen = np.lexsort((rows, -raw, -blend))[:top_n]
         contrib = ranker.model.contributions_of_matrix(M[chosen], 1)
-        values = ranker.encoded.columns(M[chosen], rows[chosen], brand)
-        out = ranker._output(brief, rows[chosen], values, p[chosen], contrib, when, {})
+        out = ranker._output(brief, rows[chosen], X, chosen, p[chosen], contrib, when, {})
         cos = index.profiles.block_cosines(rows[chosen], query)
         out["reasons"] = [[similarity_reason(cos, k, record(r), seed_info), *model_reasons]
                           for k, (r, model_reasons) in enumerate(zip(rows[chosen],
