@@ -56,6 +56,23 @@ def test_model_beats_every_baseline_and_is_calibrated(trained_world):
     assert 0.0 < m["oracle_lift_share"] <= 1.05
 
 
+def test_run_scores_the_catalogue_truth_of_a_generated_world(trained_world):
+    client = use_store(trained_world)
+    logged = client.get_run(trained_world["run_id"]).data.metrics
+    for k in (10, 50):
+        model, random = logged[f"catalogue_ndcg_at_{k}"], logged[
+            f"catalogue_baseline_random_ndcg_at_{k}"]
+        assert 0.0 < random < model <= 1.0
+        assert f"catalogue_baseline_heuristic_ndcg_at_{k}" in logged
+    # the same figure from the catalogue's own pieces: every micro-influencer, gains p_true
+    from recommender.catalogue import catalogue_features, catalogue_ndcg, read_catalogue_truth
+
+    data = prepare(trained_world["data_dir"])
+    truth = read_catalogue_truth(trained_world["data_dir"])
+    score = trained_world["result"].model.predict_proba(catalogue_features(data.ds, truth))
+    assert abs(catalogue_ndcg(truth, score, 10) - logged["catalogue_ndcg_at_10"]) < 0.02
+
+
 def test_second_train_on_same_data_gives_identical_metrics(trained_world):
     use_store(trained_world)
     again = run_training(trained_world["data_dir"], experiment="test-train", seed=3,

@@ -118,6 +118,24 @@ def fit(data: TrainingData, params: dict[str, Any] | None = None, seed: int = 0,
                      data.valid[FEATURE_COLUMNS], data.valid[LABEL])
 
 
+def catalogue_evaluation(model: ConversionModel, data: TrainingData, data_dir: Path,
+                         seed: int = 0) -> dict[str, float]:
+    """Catalogue NDCG of the model and of the heuristic and random baselines where the data
+    folder holds a generated world's truth_catalogue.parquet (`recommender.catalogue`);
+    nothing for real data."""
+    from recommender.catalogue import catalogue_features, catalogue_metrics, read_catalogue_truth
+
+    truth = read_catalogue_truth(Path(data_dir))
+    if truth is None:
+        return {}
+    scored = catalogue_metrics(model, data.train, catalogue_features(data.ds, truth), truth,
+                               seed=seed)
+    logger.info("catalogue NDCG@10 over %d brands: model %.4f, heuristic %.4f",
+                truth["brand_id"].nunique(), scored["catalogue_ndcg_at_10"],
+                scored["catalogue_baseline_heuristic_ndcg_at_10"])
+    return scored
+
+
 def gate(model_name: str, new_metrics: dict[str, float], test: pd.DataFrame,
          force_champion: bool = False) -> Decision:
     """Champion only for a model with signal that is not worse than the current champion,
@@ -229,6 +247,7 @@ def run_training(
     else:
         model = fit(data, params=params, seed=seed, num_boost_round=num_boost_round)
     evaluation = evaluate_window(model, data.train, data.test, data.truth, seed=seed)
+    evaluation.metrics.update(catalogue_evaluation(model, data, data_dir, seed))
     preference = None
     if feedback is not None:
         from recommender.preference import fit_feedback, load_events
