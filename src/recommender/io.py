@@ -62,22 +62,27 @@ def filesystem(path: str | Path):
         raise ReadError(Path(str(path)) if not is_url(path) else path, str(exc)) from exc
 
 
-def find_table_file(data_dir: str | Path, name: str) -> str | Path | None:
-    """Where table `name` is in `data_dir`: a folder `name/` of Parquet files, else
-    `name.parquet`, else `name.csv`; None if absent. `data_dir` may be an fsspec URL."""
+def table_files(data_dir: str | Path, name: str) -> list[str | Path]:
+    """Every form of table `name` present in `data_dir`, the one read first: a folder `name/`
+    of Parquet files, `name.parquet`, `name.csv`. `data_dir` may be an fsspec URL."""
+    forms = ((name, True), (f"{name}.parquet", False), (f"{name}.csv", False))
     if not is_url(data_dir):
-        for candidate in (Path(data_dir) / name, Path(data_dir) / f"{name}.parquet",
-                          Path(data_dir) / f"{name}.csv"):
-            if candidate.is_dir() if candidate.suffix == "" else candidate.is_file():
-                return candidate
-        return None
+        found = [Path(data_dir) / c for c, _ in forms]
+        return [c for c, (_, folder) in zip(found, forms, strict=True)
+                if (c.is_dir() if folder else c.is_file())]
     fs, root = filesystem(data_dir)
-    for candidate, is_folder in ((name, True), (f"{name}.parquet", False),
-                                 (f"{name}.csv", False)):
+    present = []
+    for candidate, folder in forms:
         at = f"{root.rstrip('/')}/{candidate}"
-        if fs.isdir(at) if is_folder else fs.isfile(at):
-            return join(data_dir, candidate)
-    return None
+        if fs.isdir(at) if folder else fs.isfile(at):
+            present.append(join(data_dir, candidate))
+    return present
+
+
+def find_table_file(data_dir: str | Path, name: str) -> str | Path | None:
+    """Where table `name` is read from in `data_dir` (table_files' first), None if absent."""
+    present = table_files(data_dir, name)
+    return present[0] if present else None
 
 
 def is_folder(path: str | Path) -> bool:
@@ -128,21 +133,34 @@ def read_parquet_folder(path: str | Path) -> pd.DataFrame:
     """Every part of a Parquet folder (or a single Parquet file at a URL) as one frame; the
     keys of hive-style sub-folders (`posts/platform=tiktok/...`) become columns."""
     import pyarrow as pa
-    import pyarrow.dataset as pds
     import pyarrow.parquet as pq
 
-    fs, at = filesystem(path)
     if not is_folder(path):
+        fs, at = filesystem(path)
         with read_errors(path), fs.open(at, "rb") as fh:
             return pq.read_table(fh).to_pandas()
-    at = at.rstrip("/")
-    tables = []
-    for part in parquet_parts(path):
-        with read_errors(fs.unstrip_protocol(part) if is_url(path) else Path(part)):
-            tables.append(pds.dataset([part], filesystem=fs, format="parquet",
-                                      partitioning="hive", partition_base_dir=at).to_table())
+    tables = [read_part(path, part) for part in parquet_parts(path)]
     with read_errors(path):
         return pa.concat_tables(tables, promote_options="permissive").to_pandas()
+
+
+def part_name(folder: str | Path, part: str) -> str | Path:
+    """How a part (as `parquet_parts` lists it) of `folder` is named: a URL or a path."""
+    if not is_url(folder):
+        return Path(part)
+    fs, _ = filesystem(folder)
+    return fs.unstrip_protocol(part)
+
+
+def read_part(folder: str | Path, part: str):
+    """One part of a Parquet folder as an Arrow table, with its hive keys as columns;
+    ReadError naming the part when it cannot be read."""
+    import pyarrow.dataset as pds
+
+    fs, at = filesystem(folder)
+    with read_errors(part_name(folder, part)):
+        return pds.dataset([part], filesystem=fs, format="parquet", partitioning="hive",
+                           partition_base_dir=at.rstrip("/")).to_table()
 
 
 @contextlib.contextmanager
