@@ -64,21 +64,20 @@ def test_ndcg_no_match():
 
 
 def test_ndcg_second_place_is_one_over_log2_of_three():
-    assert m.ndcg_at_k([0, 1, 0], [0.9, 0.8, 0.1], groups=["a"] * 3, k=3) == pytest.approx(
-        1 / math.log2(3)
-    )
+    assert m.ndcg_at_k([0, 1, 0, 0], [0.9, 0.8, 0.1, 0.0], groups=["a"] * 4,
+                       k=3) == pytest.approx(1 / math.log2(3))
 
 
 def test_ndcg_averages_groups_and_skips_groups_without_positives():
-    y = [1, 0, 0] + [0, 1, 0] + [0, 0]
-    s = [0.9, 0.1, 0.2] + [0.9, 0.8, 0.1] + [0.5, 0.4]
-    g = ["a"] * 3 + ["b"] * 3 + ["c"] * 2
+    y = [1, 0, 0, 0] + [0, 1, 0, 0] + [0, 0, 0, 0]
+    s = [0.9, 0.1, 0.2, 0.0] + [0.9, 0.8, 0.1, 0.0] + [0.5, 0.4, 0.3, 0.2]
+    g = ["a"] * 4 + ["b"] * 4 + ["c"] * 4
     assert m.ndcg_at_k(y, s, groups=g, k=3) == pytest.approx((1 + 1 / math.log2(3)) / 2)
 
 
 def test_ranking_metrics_are_nan_without_any_positive():
-    assert math.isnan(m.ndcg_at_k([0, 0], [0.1, 0.2], groups=["a", "b"]))
-    assert math.isnan(m.precision_at_k([0, 0], [0.1, 0.2], groups=["a", "a"]))
+    assert math.isnan(m.ndcg_at_k([0, 0], [0.1, 0.2], groups=["a", "b"], min_rows=1))
+    assert math.isnan(m.precision_at_k([0, 0], [0.1, 0.2], groups=["a", "a"], k=1))
 
 
 def test_precision_and_recall_at_k_hand_computed():
@@ -88,8 +87,21 @@ def test_precision_and_recall_at_k_hand_computed():
     assert m.recall_at_k(y, s, groups=g, k=3) == pytest.approx(1.0)
 
 
-def test_precision_at_k_divides_by_group_size_when_smaller_than_k():
-    assert m.precision_at_k([1, 0], [0.9, 0.1], groups=["a", "a"], k=10) == pytest.approx(0.5)
+def test_precision_at_k_is_hits_over_k_even_when_the_group_is_smaller():
+    # two rows, one positive ranked first: 1 hit of k=10 slots, not 1 of min(k, 2)
+    assert m.precision_at_k([1, 0], [0.9, 0.1], groups=["a", "a"], k=10,
+                            min_rows=1) == pytest.approx(0.1)
+
+
+def test_ranking_metrics_skip_groups_of_k_rows_or_fewer_where_any_ranking_scores_the_same():
+    # group a (3 rows, k=3): every scorer, even the worst, has recall 1 there
+    y = [0, 0, 1] + [1, 0, 0, 0, 0]
+    worst = [0.9, 0.8, 0.1] + [0.0, 0.5, 0.6, 0.7, 0.8]
+    g = ["a"] * 3 + ["b"] * 5
+    assert m.recall_at_k(y, worst, groups=g, k=3) == pytest.approx(0.0)  # b only
+    assert m.recall_at_k(y, worst, groups=g, k=3, min_rows=1) == pytest.approx(0.5)
+    assert m.ranked_groups(y, groups=g, k=3) == 1
+    assert math.isnan(m.ndcg_at_k(y[:3], worst[:3], groups=g[:3], k=3))
 
 
 def test_ties_at_the_cut_off_count_in_expectation_not_row_order():
@@ -97,6 +109,23 @@ def test_ties_at_the_cut_off_count_in_expectation_not_row_order():
     for y in ([1, 0, 0, 0], [0, 0, 0, 1]):
         assert m.precision_at_k(y, [0.5] * 4, groups=["a"] * 4, k=2) == pytest.approx(0.25)
         assert m.recall_at_k(y, [0.5] * 4, groups=["a"] * 4, k=2) == pytest.approx(0.5)
+
+
+def test_regret_at_k_is_zero_for_the_true_order_and_measures_the_loss_otherwise():
+    p = np.array([0.5, 0.1, 0.3, 0.2])
+    g = ["a"] * 4
+    assert m.regret_at_k(p, p, groups=g, k=2) == pytest.approx(0.0)
+    # picks 0.1 and 0.2 instead of 0.5 and 0.3: mean 0.15 instead of 0.4
+    assert m.regret_at_k(p, -p, groups=g, k=2) == pytest.approx(0.25)
+    assert math.isnan(m.regret_at_k(p[:2], p[:2], groups=g[:2], k=2))  # no choice to make
+
+
+def test_within_brand_auc_is_reported_and_ignores_cross_brand_pairs():
+    # each brand ranked perfectly, but brand b's scores all sit above brand a's
+    y, s = [1, 0, 1, 0], [0.3, 0.2, 0.9, 0.8]
+    out = m.evaluate(y, s, brand=["a", "a", "b", "b"])
+    assert out["within_brand_auc"] == pytest.approx(1.0)
+    assert out["auc"] == pytest.approx(0.75)
 
 
 def test_within_group_auc_weights_by_pairs_and_ignores_cross_group_negatives():
@@ -133,9 +162,10 @@ def test_evaluate_returns_every_metric_under_logged_names():
     y, s = [1, 0, 1, 0], [0.9, 0.2, 0.6, 0.4]
     out = m.evaluate(y, s, brand=["a", "a", "b", "b"], niche=["n"] * 4, k=10)
     assert set(out) == {
-        "auc", "ndcg_at_10", "precision_at_10", "recall_at_10", "within_niche_auc",
-        "log_loss", "brier", "ece",
+        "auc", "within_brand_auc", "ndcg_at_10", "precision_at_10", "recall_at_10",
+        "within_niche_auc", "log_loss", "brier", "ece",
     }
-    assert out["auc"] == pytest.approx(1.0) and out["ndcg_at_10"] == pytest.approx(1.0)
+    assert out["auc"] == pytest.approx(1.0)
+    assert math.isnan(out["ndcg_at_10"])  # no brand holds more than 10 rows
     ranking_only = m.evaluate(y, [5, 1, 3, 2], brand=["a"] * 4, probabilities=False)
     assert "log_loss" not in ranking_only and "within_niche_auc" not in ranking_only

@@ -64,6 +64,11 @@ def test_bad_requests_raise_invalid_parameter_errors_naming_the_field(store):
     with pytest.raises(MlflowException) as info:
         loaded.predict(pd.DataFrame([{"brand_id": "b00"}]), params={"top_n": 1.5})
     assert info.value.error_code == "INVALID_PARAMETER_VALUE" and "top_n" in info.value.message
+    with pytest.raises(MlflowException) as info:  # MLflow alone drops it: a silent top 10
+        loaded.predict(pd.DataFrame([{"brand_id": "b00"}]), params={"topn": 3, "top_n": 2})
+    assert info.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert "unknown parameter(s) topn; known parameters: as_of, budget, top_n" in (
+        info.value.message)
 
 
 def test_load_conversion_model_and_load_ranker_read_the_logged_parts(store, ranker_parts):
@@ -93,7 +98,23 @@ def test_recommend_command_prints_a_table_csv_and_json(store, monkeypatch):
     assert frame["price_per_post"].sum() <= 900 and "unpriced_left_out" in frame
 
 
+def test_recommend_like_ranks_lookalikes_and_says_when_by_similarity_alone(store,
+                                                                            monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store["tracking_uri"])
+    runner = CliRunner()
+    alone = runner.invoke(app, ["recommend", "--like", "i003", "--top-n", "3"],
+                          terminal_width=250)
+    assert alone.exit_code == 0, alone.output
+    assert "Influencers like the seeds" in alone.output and "no brand given" in alone.output
+    rows = json.loads(runner.invoke(app, ["recommend", "--brand", "b01", "--like", "i003",
+                                          "--like", "i004", "--format", "json"]).stdout)
+    assert len(rows) == 10 and {"i003", "i004"}.isdisjoint(r["influencer_id"] for r in rows)
+    assert all(r["reasons"][0].startswith("like the 2 seeds") and r["score"] > 0
+               for r in rows)
+
+
 @pytest.mark.parametrize("args, words", [
+    (["--like", "nobody"], ["like = 'nobody'", "not an influencer"]),
     (["--brand", "nope"], ["brand_id", "'nope'"]),
     (["--brand", "b01", "--platform", "myspace"], ["platform", "'myspace'"]),
     (["--brand", "b01", "--top-n", "0"], ["top_n = 0"]),
@@ -101,6 +122,8 @@ def test_recommend_command_prints_a_table_csv_and_json(store, monkeypatch):
      ["min_followers = 9000"]),
     (["--category", "food", "--target-age", "young"], ["--target-age", "'young'"]),
     (["--brand", "b01", "--format", "xml"], ["--format", "'xml'"]),
+    (["--brand", "b01", "--as-of", "2099-01-01"], ["as_of", "'2099-01-01'", "30 days",
+                                                    "refresh"]),
 ])
 def test_recommend_command_exits_non_zero_naming_the_bad_value(store, monkeypatch, args, words):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store["tracking_uri"])

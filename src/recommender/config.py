@@ -22,12 +22,20 @@ DEFAULT_BRANDS = 200
 DEFAULT_MONTHS = 18
 DEFAULT_SEED = 7
 
+# An earlier collaboration's outcome counts in history features only this many days after it
+# started, unless the data gives its settled_at (docs/model.md, "Outcome lag", says why 30).
+DEFAULT_OUTCOME_LAG_DAYS = 30.0
+
 # Ranker
 MICRO_MIN_FOLLOWERS = 1_000
 MICRO_MAX_FOLLOWERS = 100_000
 DEFAULT_TOP_N = 10
 MAX_TOP_N = 1_000
 MAX_BRIEFS_PER_REQUEST = 100
+# How far past the end of its data (the snapshot's as_of) a brief may rank: the snapshot is
+# carried forward (time since the last post grows), its windowed rates are not slid, and past
+# the shortest window (30 days) none of what they describe is recent: refresh instead.
+AS_OF_HORIZON_DAYS = 30
 
 # Serving
 DEFAULT_HOST = "127.0.0.1"

@@ -70,6 +70,17 @@ def has_signal(auc: float, y: np.ndarray) -> tuple[bool, str]:
     return lower > 0.5, text
 
 
+def cold_start_metrics(cold: pd.DataFrame, score: np.ndarray) -> dict[str, float]:
+    """The model's metrics on the cold-start rows, only those that could fail there: none
+    without both classes, no ranking metric without a brand of more than k cold rows
+    (every scorer would rank all of them into its top k)."""
+    if len(cold) == 0 or cold[LABEL].nunique() < 2:
+        return {}
+    values = metrics.evaluate(cold[LABEL].to_numpy(), score,
+                              brand=cold["brand_id"].to_numpy())
+    return {k: v for k, v in values.items() if math.isfinite(v)}
+
+
 def evaluate_window(
     model, train: pd.DataFrame, test: pd.DataFrame, truth: pd.DataFrame | None = None,
     seed: int = 0,
@@ -104,14 +115,13 @@ def evaluate_window(
             logger.warning("%s does not cover every test collaboration: no oracle metrics",
                            TRUTH_FILE)
 
-    cold = cold_start_mask(train, test)
     out["test_rows"] = float(len(test))
+    out["ranked_brands_at_10"] = float(metrics.ranked_groups(
+        test[LABEL].to_numpy(), groups=test["brand_id"].to_numpy(), k=10))
+    cold = cold_start_mask(train, test)
     out["cold_start_rows"] = float(cold.sum())
-    if cold.sum() and test.loc[cold, LABEL].nunique() == 2:
-        cold_metrics = metrics.evaluate(
-            test.loc[cold, LABEL].to_numpy(), model_score[cold],
-            brand=test.loc[cold, "brand_id"].to_numpy(),
-        )
+    cold_metrics = cold_start_metrics(test.loc[cold], model_score[cold])
+    if cold_metrics:
         out.update({f"cold_start_{k}": v for k, v in cold_metrics.items()})
         rows["model (cold start)"] = cold_metrics
     table = pd.DataFrame.from_dict(rows, orient="index")

@@ -62,22 +62,27 @@ def filesystem(path: str | Path):
         raise ReadError(Path(str(path)) if not is_url(path) else path, str(exc)) from exc
 
 
-def find_table_file(data_dir: str | Path, name: str) -> str | Path | None:
-    """Where table `name` is in `data_dir`: a folder `name/` of Parquet files, else
-    `name.parquet`, else `name.csv`; None if absent. `data_dir` may be an fsspec URL."""
+def table_files(data_dir: str | Path, name: str) -> list[str | Path]:
+    """Every form of table `name` present in `data_dir`, the one read first: a folder `name/`
+    of Parquet files, `name.parquet`, `name.csv`. `data_dir` may be an fsspec URL."""
+    forms = ((name, True), (f"{name}.parquet", False), (f"{name}.csv", False))
     if not is_url(data_dir):
-        for candidate in (Path(data_dir) / name, Path(data_dir) / f"{name}.parquet",
-                          Path(data_dir) / f"{name}.csv"):
-            if candidate.is_dir() if candidate.suffix == "" else candidate.is_file():
-                return candidate
-        return None
+        found = [Path(data_dir) / c for c, _ in forms]
+        return [c for c, (_, folder) in zip(found, forms, strict=True)
+                if (c.is_dir() if folder else c.is_file())]
     fs, root = filesystem(data_dir)
-    for candidate, is_folder in ((name, True), (f"{name}.parquet", False),
-                                 (f"{name}.csv", False)):
+    present = []
+    for candidate, folder in forms:
         at = f"{root.rstrip('/')}/{candidate}"
-        if fs.isdir(at) if is_folder else fs.isfile(at):
-            return join(data_dir, candidate)
-    return None
+        if fs.isdir(at) if folder else fs.isfile(at):
+            present.append(join(data_dir, candidate))
+    return present
+
+
+def find_table_file(data_dir: str | Path, name: str) -> str | Path | None:
+    """Where table `name` is read from in `data_dir` (table_files' first), None if absent."""
+    present = table_files(data_dir, name)
+    return present[0] if present else None
 
 
 def is_folder(path: str | Path) -> bool:

@@ -7,8 +7,11 @@ Conventions shared by every function here:
   returns NaN rather than raising, so that a report can still be written.
 - Grouped ranking metrics (`ndcg_at_k`, `precision_at_k`, `recall_at_k`) are computed per
   group (a brand: its labelled test rows) and averaged with equal weight per group. Groups
-  without any positive label are SKIPPED: no ranking of theirs can be good or bad. If no
-  group has a positive the result is NaN.
+  without any positive label are SKIPPED: no ranking of theirs can be good or bad. So are
+  groups of k rows or fewer (by default): every scorer puts all their rows in its top k, so
+  recall@k is 1 and precision@k the same for any ranking there. If no group is left the
+  result is NaN. `ranked_groups` counts the groups a metric averages over.
+- precision@k is the standard hits / k (a group of fewer than k rows cannot reach 1).
 - Ties in `y_score` are resolved by expectation over random tie-breaking, so a constant
   scorer gets the score of a random ranking, never one that depends on row order.
 """
@@ -138,47 +141,81 @@ def _ndcg_one(y: np.ndarray, s: np.ndarray, k: int) -> float:
     return float(ndcg_score(y[None, :], s[None, :], k=k))
 
 
+def _ranked(y: np.ndarray, groups: ArrayLike, min_rows: int) -> Iterator[np.ndarray]:
+    """Row indices of each group with a positive and at least `min_rows` rows."""
+    return (i for i in _groups(groups, len(y)) if len(i) >= min_rows and y[i].sum() > 0)
+
+
 def _grouped_mean(
     y_true: ArrayLike,
     y_score: ArrayLike,
     groups: ArrayLike,
     per_group: Callable[[np.ndarray, np.ndarray], float],
+    min_rows: int,
 ) -> float:
     y, s = _arrays(y_true, y_score)
-    values = [per_group(y[i], s[i]) for i in _groups(groups, len(y)) if y[i].sum() > 0]
+    values = [per_group(y[i], s[i]) for i in _ranked(y, groups, min_rows)]
     return float(np.mean(values)) if values else float("nan")
 
 
-def _check_k(k: int) -> None:
+def _check_k(k: int, min_rows: int | None) -> int:
+    """The smallest group a ranking metric at k averages over (default k + 1)."""
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
+    if min_rows is not None and min_rows < 1:
+        raise ValueError(f"min_rows must be >= 1, got {min_rows}")
+    return k + 1 if min_rows is None else min_rows
 
 
-def ndcg_at_k(y_true: ArrayLike, y_score: ArrayLike, *, groups: ArrayLike, k: int = 10) -> float:
-    """Mean over groups (with a positive) of NDCG@k, graded relevance allowed (sklearn's
-    ndcg_score, which averages over tied scores); a one-row group with a positive scores 1."""
-    _check_k(k)
-    return _grouped_mean(y_true, y_score, groups, lambda y, s: _ndcg_one(y, s, k))
+def ranked_groups(y_true: ArrayLike, *, groups: ArrayLike, k: int = 10,
+                  min_rows: int | None = None) -> int:
+    """How many groups the ranking metrics at k average over (a positive, > k rows)."""
+    y = np.asarray(y_true, dtype=float)
+    return sum(1 for _ in _ranked(y, groups, _check_k(k, min_rows)))
+
+
+def ndcg_at_k(y_true: ArrayLike, y_score: ArrayLike, *, groups: ArrayLike, k: int = 10,
+              min_rows: int | None = None) -> float:
+    """Mean over groups (with a positive, at least `min_rows` rows, default k + 1) of NDCG@k,
+    graded relevance allowed (sklearn's ndcg_score, which averages over tied scores); a
+    one-row group with a positive scores 1."""
+    rows = _check_k(k, min_rows)
+    return _grouped_mean(y_true, y_score, groups, lambda y, s: _ndcg_one(y, s, k), rows)
 
 
 def precision_at_k(
-    y_true: ArrayLike, y_score: ArrayLike, *, groups: ArrayLike, k: int = 10
+    y_true: ArrayLike, y_score: ArrayLike, *, groups: ArrayLike, k: int = 10,
+    min_rows: int | None = None,
 ) -> float:
-    """Mean over groups (with a positive) of (positives in top k) / min(k, group size)."""
-    _check_k(k)
+    """Mean over groups (with a positive, at least `min_rows` rows, default k + 1) of
+    (positives in top k) / k."""
+    rows = _check_k(k, min_rows)
+    return _grouped_mean(
+        y_true, y_score, groups, lambda y, s: _expected_hits_at_k(y > 0, s, k) / k, rows)
+
+
+def recall_at_k(y_true: ArrayLike, y_score: ArrayLike, *, groups: ArrayLike, k: int = 10,
+                min_rows: int | None = None) -> float:
+    """Mean over groups (with a positive, at least `min_rows` rows, default k + 1) of
+    (positives in top k) / (positives in group)."""
+    rows = _check_k(k, min_rows)
     return _grouped_mean(
         y_true, y_score, groups,
-        lambda y, s: _expected_hits_at_k(y > 0, s, k) / min(k, len(y)),
+        lambda y, s: _expected_hits_at_k(y > 0, s, k) / (y > 0).sum(), rows,
     )
 
 
-def recall_at_k(y_true: ArrayLike, y_score: ArrayLike, *, groups: ArrayLike, k: int = 10) -> float:
-    """Mean over groups (with a positive) of (positives in top k) / (positives in group)."""
-    _check_k(k)
-    return _grouped_mean(
-        y_true, y_score, groups,
-        lambda y, s: _expected_hits_at_k(y > 0, s, k) / (y > 0).sum(),
-    )
+def regret_at_k(p_true: ArrayLike, y_score: ArrayLike, *, groups: ArrayLike, k: int = 10
+                ) -> float:
+    """Whole-catalogue regret where the true probabilities are known (a generated world):
+    mean over groups of (mean p_true of the best k) - (expected mean p_true of the k the
+    scores put first, ties at random). 0 = the best possible shortlist; in units of
+    conversion probability per booking. Groups of k rows or fewer are skipped (no choice)."""
+    rows = _check_k(k, None)
+    p, s = _arrays(p_true, y_score)
+    values = [np.sort(p[i])[::-1][:k].mean() - _expected_hits_at_k(p[i], s[i], k) / k
+              for i in _groups(groups, len(p)) if len(i) >= rows]
+    return float(np.mean(values)) if values else float("nan")
 
 
 def within_group_auc(y_true: ArrayLike, y_score: ArrayLike, *, groups: ArrayLike) -> float:
@@ -226,11 +263,13 @@ def evaluate(
 ) -> dict[str, float]:
     """Every metric of one scorer on one window, keyed as logged (`auc`, `ndcg_at_10`, ...).
 
-    Calibration metrics (log_loss, brier, ece) only if `probabilities`; `within_niche_auc`
+    `within_brand_auc` compares only rows of the same brand (what a brand's ranking needs);
+    calibration metrics (log_loss, brier, ece) only if `probabilities`; `within_niche_auc`
     only if `niche` is given.
     """
     out = {
         "auc": auc(y_true, y_score),
+        "within_brand_auc": within_group_auc(y_true, y_score, groups=brand),
         f"ndcg_at_{k}": ndcg_at_k(y_true, y_score, groups=brand, k=k),
         f"precision_at_{k}": precision_at_k(y_true, y_score, groups=brand, k=k),
         f"recall_at_{k}": recall_at_k(y_true, y_score, groups=brand, k=k),

@@ -14,12 +14,20 @@ import pandas as pd
 from recommender import coerce, contract
 from recommender.contract import Column, Table
 from recommender.dataset import VALIDATION_ORDER, Dataset, Problem, ValidationError, empty_rejects
-from recommender.io import ReadError, find_table_file, is_folder, location, read_raw
+from recommender.io import (
+    ReadError,
+    find_table_file,
+    is_folder,
+    location,
+    read_raw,
+    table_files,
+)
 
 logger = logging.getLogger(__name__)
 
 OnInvalid = Literal["fail", "quarantine"]
 MAX_IDS_SHOWN = 5
+MAX_QUARANTINED_SHARE = 0.5  # quarantine setting aside more of a table is a format problem
 INT_LIMIT = 2**53  # numbers beyond this are not counts or prices, and lose precision as floats
 
 __all__ = ["Dataset", "OnInvalid", "Problem", "ValidationError", "load_dataset", "load_pairs",
@@ -45,17 +53,25 @@ class _TableCheck:
         count = int(mask.sum())
         if count == 0:
             return
-        ids = tuple(self.labels(mask, MAX_IDS_SHOWN))
+        ids = tuple(self.labels(mask, MAX_IDS_SHOWN, column))
         self.problems.append(Problem(self.spec.name, self.file, column, rule, count, ids))
         self.bad_rows.append((column, rule, mask))
 
-    def labels(self, mask: pd.Series, limit: int | None = None) -> list[str]:
-        """How the rows under `mask` are named in messages: their id, else their row number."""
+    def labels(self, mask: pd.Series, limit: int | None = None, column: str = "") -> list[str]:
+        """How the rows under `mask` are named in messages: their id, else their row number.
+
+        A table without a unique id (pairs, audience shares) names the row and the offending
+        value of `column`: `row 3: 'i9999'`, never another column's value."""
         positions = np.flatnonzero(mask.to_numpy())[:limit]
-        key = self.spec.columns[0].name
-        ids = (self.raw[key].iloc[positions].tolist()
-               if key in self.raw.columns and self.raw.columns.is_unique
-               else [None] * len(positions))
+        key = self.spec.columns[0]
+        readable = self.raw.columns.is_unique
+        if not key.unique:
+            values = (self.raw[column].iloc[positions].tolist()
+                      if readable and column in self.raw.columns else [None] * len(positions))
+            return [f"row {p + 1}" + ("" if v is None or pd.isna(v) else f": '{v}'")
+                    for v, p in zip(values, positions, strict=True)]
+        ids = (self.raw[key.name].iloc[positions].tolist()
+               if key.name in self.raw.columns and readable else [None] * len(positions))
         return [f"'{v}'" if v is not None and not pd.isna(v) and str(v).strip() else
                 f"row {p + 1}" for v, p in zip(ids, positions, strict=True)]
 
@@ -65,6 +81,22 @@ class _TableCheck:
         for _, _, mask in self.bad_rows:
             bad |= mask
         return bad
+
+    def too_much_set_aside(self, max_share: float) -> Problem | None:
+        """The refusal when quarantine would empty a required table or set aside more than
+        `max_share` of its rows: a whole column misread (DD/MM dates), not a few bad rows."""
+        bad = self.bad_mask()
+        n, total = int(bad.sum()), len(bad)
+        emptied = self.spec.required and n == total
+        if not total or not (emptied or n / total > max_share):
+            return None
+        column, rule, mask = max(self.bad_rows, key=lambda b: int(b[2].sum()))
+        limit = "every row of a required table" if emptied else f"more than {max_share:.0%}"
+        return Problem.fatal_at(
+            self.spec.name, self.file,
+            f"quarantine would set aside {n:,} of {total:,} rows ({limit}); "
+            f"{int(mask.sum()):,} break the rule '{rule}' (first: "
+            f"{', '.join(self.labels(mask, MAX_IDS_SHOWN, column))}): fix the file", column)
 
     def fatal(self, column: str, rule: str) -> None:
         self.problems.append(Problem.fatal_at(self.spec.name, self.file, rule, column))
@@ -96,6 +128,10 @@ def _check_column(check: _TableCheck, col: Column) -> None:
     elif col.type == "timestamp":
         value, bad = coerce.to_timestamp(raw)
         check.flag(name, "an ISO 8601 timestamp between 1970 and 2200", bad)
+        if check.spec.name in contract.TABLES:  # data, unlike a pair's as_of, is the past
+            limit = coerce.latest_allowed()
+            check.flag(name, f"not in the future (at most {limit:%Y-%m-%d %H:%M} UTC, the "
+                       "machine's clock + 1 day)", value.notna() & (value > limit))
     else:  # pragma: no cover - the contract only uses the types above
         raise AssertionError(col.type)
 
@@ -178,8 +214,18 @@ def _check_table(
             check.typed[col.name] = _absent_column(col, raw.index)
     if spec.long_shares_key:
         _check_shares(check)
+    if spec.name == "collaborations":
+        _check_settled(check)
     _check_references(check, parents)
     return check
+
+
+def _check_settled(check: _TableCheck) -> None:
+    """Collaborations: an outcome cannot be settled before the collaboration started."""
+    t = check.typed
+    if "settled_at" in t and "started_at" in t:
+        check.flag("settled_at", "must not be before started_at",
+                   (t["settled_at"] < t["started_at"]).fillna(False))
 
 
 def _delimiter_hint(raw: pd.DataFrame) -> str:
@@ -232,7 +278,7 @@ def _rejects_of(check: _TableCheck) -> pd.DataFrame:
             "table": check.spec.name,
             "file": check.file,
             "row": (rows.index + 1).astype(int),
-            "id": check.labels(mask),
+            "id": check.labels(mask, column=column),
             "column": column,
             "rule": rule,
             "value": rows[column].astype("object").map(str).values
@@ -251,6 +297,8 @@ def validate_frames(
     files: dict[str, str] | None = None,
     on_invalid: OnInvalid = "fail",
     source: str | Path | None = None,
+    notes: list[str] | None = None,
+    max_quarantined_share: float = MAX_QUARANTINED_SHARE,
     deferred: tuple[str, ...] = (),
 ) -> Dataset:
     """Check raw frames against the contract and return typed tables.
@@ -261,13 +309,16 @@ def validate_frames(
     With on_invalid="fail" any broken rule raises ValidationError listing every problem.
     With "quarantine", offending rows go to `Dataset.rejects` (rule included) and the valid
     rows are kept; rows whose parent was rejected are rejected in turn. A table that cannot
-    be used at all (missing required column, no rows) raises in both modes.
+    be used at all (missing required column, no rows) raises in both modes, and so does
+    quarantine that would empty a required table or set aside more than
+    `max_quarantined_share` of any table's rows. `notes` are
+    warnings found before (while reading the folder), reported with the others.
     """
     if on_invalid not in ("fail", "quarantine"):
         raise ValueError(f"on_invalid must be 'fail' or 'quarantine', not {on_invalid!r}")
     files = dict(files or {})
     problems: list[Problem] = []
-    warnings: list[str] = []
+    warnings: list[str] = list(notes or [])
     typed: dict[str, pd.DataFrame] = {}
     present: dict[str, frozenset[str]] = {}
     rejects = [empty_rejects()]
@@ -297,6 +348,9 @@ def validate_frames(
         bad = check.bad_mask()
         rejects.append(_rejects_of(check))
         if on_invalid == "quarantine":
+            refusal = check.too_much_set_aside(max_quarantined_share)
+            if refusal is not None:
+                problems.append(refusal)
             check.typed = check.typed[~bad]
         typed[name] = _finalise(check)
         key = spec.columns[0]
@@ -396,11 +450,22 @@ def read_tables(data_dir: str | Path, skip: tuple[str, ...] = ()
     return frames, files
 
 
+def shadowed_files(data_dir: str | Path, files: dict[str, str]) -> list[str]:
+    """Warnings for table files that are present but not read, because another form of the
+    same table wins (a CSV beside the Parquet file of the same table)."""
+    out = []
+    for name, used in files.items():
+        out.extend(f"{other}: not read, {used} holds the table '{name}' (remove one of them)"
+                   for other in table_files(data_dir, name)[1:])
+    return out
+
+
 def load_dataset(data_dir: str | Path, on_invalid: OnInvalid = "fail") -> Dataset:
     """Read and validate the data folder `data_dir` (local or an fsspec URL): every command's
     entry to the data."""
     frames, files = read_tables(data_dir)
-    return validate_frames(frames, files, on_invalid=on_invalid, source=location(data_dir))
+    return validate_frames(frames, files, on_invalid=on_invalid, source=location(data_dir),
+                           notes=shadowed_files(location(data_dir), files))
 
 
 def load_pairs(

@@ -17,15 +17,17 @@ from recommender.world import params as P
 from recommender.world.activity import Clock, organic_schedule, post_engagement
 from recommender.world.audience import Shares, to_long
 from recommender.world.brands import brands_frame, make_brands
+from recommender.world.catalogue import CATALOGUE_BRANDS, catalogue_truth, sample_brands
 from recommender.world.collaborations import World, simulate_collaborations
 from recommender.world.population import influencers_frame, make_population
+from recommender.world.stories import DEFAULT_STORY, STORIES, get_story
 
 logger = logging.getLogger(__name__)
 
 TABLE_NAMES = ("influencers", "audience", "posts", "brands", "brand_audience",
-               "collaborations", "truth")
+               "collaborations", "truth", "truth_catalogue")
 
-__all__ = ["TABLE_NAMES", "generate_world", "make_ids"]
+__all__ = ["STORIES", "TABLE_NAMES", "generate_world", "make_ids"]
 
 
 def make_ids(prefix: str, n: int, start: int = 0, width: int | None = None) -> pd.Series:
@@ -78,14 +80,18 @@ def _posts_frame(rng: np.random.Generator, w: World, collabs: dict[str, np.ndarr
 
 
 def generate_world(out_dir: Path, n_influencers: int = 5000, n_brands: int = 200,
-                   months: int = 18, seed: int = 7, progress: bool = False, parts: int = 1
-                   ) -> dict[str, Path]:
-    """Write a synthetic world (contract tables + truth.parquet) into `out_dir`.
+                   months: int = 18, seed: int = 7, progress: bool = False,
+                   story: str = DEFAULT_STORY, catalogue_brands: int = CATALOGUE_BRANDS,
+                   parts: int = 1) -> dict[str, Path]:
+    """Write a synthetic world (contract tables + truth.parquet + truth_catalogue.parquet)
+    into `out_dir`, told by `story` (world.stories.STORIES).
 
     The world spans `months` months ending 2026-06-30 (UTC). Brands book about 4.5
     collaborations a month each (at most 0.5 per influencer a month overall); each booking
     has its sponsored post in posts at exactly started_at. The same arguments give
-    byte-identical files. With `parts` > 1, posts and audience are written as folders of
+    byte-identical files; the contract tables and truth.parquet do not depend on
+    `catalogue_brands` (the brands of truth_catalogue.parquet are drawn from a stream of
+    their own). With `parts` > 1, posts and audience are written as folders of
     `parts` Parquet files (one range of influencers each, generated one at a time, so memory
     is bounded by a part, not the world); the other tables are the same as with one part, the
     posts are drawn per part (another, equally distributed, history). Returns {table: path}.
@@ -94,17 +100,19 @@ def generate_world(out_dir: Path, n_influencers: int = 5000, n_brands: int = 200
                                ("months", months, 1), ("parts", parts, 1)):
         if int(value) < least:
             raise ValueError(f"{name} must be at least {least}, got {value}")
+    tale = get_story(story)
     from rich.progress import Progress
 
     out_dir = Path(out_dir)
-    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
+    # spawn(n) gives the same first children for any n: a new stream leaves the others alone
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5)]
     clock = Clock.ending_at(P.WORLD_END, months)
     paths: dict[str, Path] = {}
     with Progress(disable=not (progress and progress_enabled()), transient=True) as bar:
         task = bar.add_task("generating world", total=5 + (parts if parts > 1 else 0))
         pop = make_population(rngs[0], n_influencers, months, clock.start, clock.end)
         brands = make_brands(rngs[1], n_brands)
-        w = World(pop=pop, brands=brands, clock=clock, fit=P.fit_matrix())
+        w = World(pop=pop, brands=brands, clock=clock, fit=P.fit_matrix(), story=tale)
         inf_ids, brand_ids = make_ids("i", n_influencers), make_ids("b", n_brands)
         bar.advance(task)
         collabs = simulate_collaborations(rngs[2], w)
@@ -127,6 +135,9 @@ def generate_world(out_dir: Path, n_influencers: int = 5000, n_brands: int = 200
                                    "p_true": collabs["p_true"].astype(np.float64)}
                                   | {k: v for k, v in collabs.items() if k.startswith("logit_")}),
         }
+        frames["truth_catalogue"] = catalogue_truth(
+            w, sample_brands(rngs[4], n_brands, catalogue_brands), clock.end, inf_ids, brand_ids)
+        bar.advance(task)
         if parts == 1:
             frames["audience"] = to_long(pop.audience, inf_ids, "influencer_id")
             frames["posts"] = _posts_frame(rngs[3], w, collabs, inf_ids, brand_ids)
