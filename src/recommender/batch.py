@@ -154,14 +154,17 @@ class ScoreSummary:
     setup_seconds: float  # of which loading the data and the model, indexing the data
 
 
-def run_chunks(fn: Callable, scorer: Scorer, chunks: Iterable, engine: str,
-                scheduler: str | None, workers: int | None) -> Iterator[tuple[pa.Table, str]]:
-    """fn(scorer, chunk) for every chunk, in input order, here or on Dask."""
+def run_chunks(fn: Callable, scorer: Any, chunks: Iterable, engine: str,
+               scheduler: str | None, workers: int | None, client: Any = None,
+               scatter_chunks: bool = True) -> Iterator[Any]:
+    """fn(scorer, chunk) for every chunk, in input order, here or on Dask (on `client`'s
+    cluster when given; see `dask_map`)."""
     if engine == "local":
         return (fn(scorer, chunk) for chunk in chunks)
     from recommender.distributed import dask_map
 
-    return dask_map(fn, scorer, chunks, scheduler=scheduler, workers=workers)
+    return dask_map(fn, scorer, chunks, scheduler=scheduler, workers=workers, client=client,
+                    scatter_chunks=scatter_chunks)
 
 
 def check_engine(engine: str, scheduler: str | None, workers: int | None) -> None:

@@ -64,17 +64,23 @@ def n_workers(client) -> int:
 
 
 def dask_map(fn: Callable, scorer: Any, chunks: Iterable, *, scheduler: str | None = None,
-             workers: int | None = None) -> Iterator[Any]:
-    """fn(scorer, chunk, 1) for every chunk on the cluster, results in input order.
+             workers: int | None = None, client: Any = None, scatter_chunks: bool = True
+             ) -> Iterator[Any]:
+    """fn(scorer, chunk, 1) for every chunk on the cluster (`client`'s, else one opened for
+    the job), results in input order. Small chunks (`scatter_chunks=False`) travel inside
+    their task: a worker lost mid-job loses nothing that the scheduler cannot rerun
+    elsewhere (the scorer is on every worker).
 
     At most IN_FLIGHT_PER_WORKER chunks per worker are submitted ahead of the one being
     collected, so memory stays bounded whatever the input size."""
-    with dask_client(scheduler, workers) as client:
+    opened = contextlib.nullcontext(client) if client is not None else dask_client(
+        scheduler, workers)
+    with opened as client:
         remote = client.scatter(scorer, broadcast=True, hash=False)
         limit = IN_FLIGHT_PER_WORKER * n_workers(client)
         pending: collections.deque = collections.deque()
         for chunk in chunks:
-            data = client.scatter(chunk, hash=False)
+            data = client.scatter(chunk, hash=False) if scatter_chunks else chunk
             pending.append(client.submit(fn, remote, data, 1, pure=False))
             if len(pending) >= limit:
                 yield pending.popleft().result()

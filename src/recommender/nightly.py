@@ -12,11 +12,13 @@ first stage: every candidate goes through the model (the brute-force reference).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -238,26 +240,63 @@ def score_all_brands(
     if top_k < 1:
         raise UserError(f"--top-k must be at least 1, not {top_k}")
     start = time.perf_counter()
-    ds = load_dataset(data_dir)
-    model, ref = resolve_model(model_uri)
-    when = utc_timestamp(ds.latest_timestamp if as_of is None else as_of)
-    candidates = catalogue(ds)
-    if not len(candidates):
-        raise UserError(f"{data_dir}: no influencer has {config.MICRO_MIN_FOLLOWERS:,} to "
-                        f"{config.MICRO_MAX_FOLLOWERS:,} followers: the catalogue is empty")
-    ctx = pair_context(ds)
-    side = influencer_features(ds, pd.DataFrame({"influencer_id": candidates, "as_of": when}),
-                               with_post_history(ctx, ds))
-    brands = brand_profiles(ds, pd.DataFrame({"brand_id": ds.brands["brand_id"],
-                                              "as_of": when}), ctx)
-    scorer = NightlyScorer(side, brands, ctx, model, ref, backend)
-    chunks = candidate_chunks(_shortlists(scorer, ds, top_k, shortlist_size, exhaustive),
-                              top_k, chunk_size)
-    setup = time.perf_counter() - start
-    with terminate_as_interrupt(), progress_bar("ranking brands", len(brands) * min(
-            top_k, len(candidates))) as advance:
-        results = run_chunks(best_of_chunk, scorer, chunks, engine, scheduler, workers)
-        tables = merge_best(results, scorer, top_k)
-        rows, used = write_stream(Path(out_path), TOP_K_SCHEMA, tables, advance, lambda: None)
+    with _cluster(engine, scheduler, workers) as client:
+        ds, source, latest = _load(data_dir, client)
+        model, ref = resolve_model(model_uri)
+        when = utc_timestamp(latest if as_of is None else as_of)
+        candidates = catalogue(ds)
+        if not len(candidates):
+            raise UserError(f"{data_dir}: no influencer has {config.MICRO_MIN_FOLLOWERS:,} to "
+                            f"{config.MICRO_MAX_FOLLOWERS:,} followers: the catalogue is empty")
+        ctx = pair_context(ds)
+        keys = pd.DataFrame({"influencer_id": candidates, "as_of": when})
+        if client is None:
+            side = influencer_features(ds, keys, with_post_history(ctx, ds))
+        else:
+            from recommender.partitioned import influencer_side_on_cluster
+
+            side = influencer_side_on_cluster(client, ds, source, ctx, candidates, when)
+        brands = brand_profiles(ds, pd.DataFrame({"brand_id": ds.brands["brand_id"],
+                                                  "as_of": when}), ctx)
+        scorer = NightlyScorer(side, brands, ctx, model, ref, backend)
+        chunks = candidate_chunks(_shortlists(scorer, ds, top_k, shortlist_size, exhaustive),
+                                  top_k, chunk_size)
+        setup = time.perf_counter() - start
+        with terminate_as_interrupt(), progress_bar("ranking brands", len(brands) * min(
+                top_k, len(candidates))) as advance:
+            results = run_chunks(best_of_chunk, scorer, chunks, engine, scheduler, workers,
+                                 client, scatter_chunks=False)  # chunks: a few row numbers
+            tables = merge_best(results, scorer, top_k)
+            rows, used = write_stream(Path(out_path), TOP_K_SCHEMA, tables, advance,
+                                      lambda: None)
     return ScoreSummary(Path(out_path), rows, 0, None, ref, used, engine,
                         time.perf_counter() - start, setup)
+
+
+@contextlib.contextmanager
+def _cluster(engine: str, scheduler: str | None, workers: int | None) -> Iterator[Any]:
+    """A Dask client for the whole job with engine="dask", else None."""
+    if engine == "local":
+        yield None
+        return
+    from recommender.distributed import dask_client
+
+    with dask_client(scheduler, workers) as client:
+        yield client
+
+
+def _load(data_dir: str | Path, client: Any) -> tuple[Dataset, Any, pd.Timestamp]:
+    """(dataset, where its posts are, the latest instant in the data): the whole folder
+    here, or, on a cluster, the small tables here and the posts checked by the workers."""
+    if client is None:
+        ds = load_dataset(data_dir)
+        return ds, None, ds.latest_timestamp
+    from recommender.partitioned import load_small_tables, validate_posts
+
+    ds, source = load_small_tables(data_dir)
+    _, _, last_post = validate_posts(client, ds, source)
+    stamps = [t for t in (last_post, ds.collaborations["started_at"].max()) if pd.notna(t)]
+    if not stamps:
+        raise UserError(f"{data_dir}: the data holds no timestamp: posts and collaborations "
+                        "are empty")
+    return ds, source, max(stamps)

@@ -263,6 +263,11 @@ def _empty_table(spec: Table) -> pd.DataFrame:
     return pd.DataFrame({c.name: _absent_column(c, idx) for c in spec.columns})
 
 
+def empty_table(name: str) -> pd.DataFrame:
+    """Contract table `name` with no row, in the types validation gives."""
+    return _empty_table(contract.TABLES[name])
+
+
 def _rejects_of(check: _TableCheck) -> pd.DataFrame:
     if not check.bad_rows:
         return empty_rejects()

@@ -109,7 +109,7 @@ def generate_world(out_dir: Path, n_influencers: int = 5000, n_brands: int = 200
     clock = Clock.ending_at(P.WORLD_END, months)
     paths: dict[str, Path] = {}
     with Progress(disable=not (progress and progress_enabled()), transient=True) as bar:
-        task = bar.add_task("generating world", total=5 + (parts if parts > 1 else 0))
+        task = bar.add_task("generating world", total=6 + (parts if parts > 1 else 0))
         pop = make_population(rngs[0], n_influencers, months, clock.start, clock.end)
         brands = make_brands(rngs[1], n_brands)
         w = World(pop=pop, brands=brands, clock=clock, fit=P.fit_matrix(), story=tale)
