@@ -46,18 +46,28 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[7, 1, 2])
     parser.add_argument("--stories", nargs="+", default=["default", "reach", "niche"])
     parser.add_argument("--params", default="{}",
-                        help="JSON of LightGBM parameters over the defaults (experiments)")
+                        help="JSON of LightGBM parameters over the defaults (experiments); "
+                        '"monotone_constraints": "domain" is features.MONOTONE_INCREASING, '
+                        '"none" no constraint')
+    parser.add_argument("--entity-effects", action="store_true",
+                        help="also measure empirical-Bayes entity effects (entity_effects.py)")
     parser.add_argument("--no-record", action="store_true",
                         help="print the figures, leave results.json alone (experiments)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     params = json.loads(args.params)
+    if params.get("monotone_constraints") in ("domain", "none"):
+        from recommender.features import MONOTONE_INCREASING
+
+        params["monotone_constraints"] = ({f: 1 for f in MONOTONE_INCREASING}
+                                          if params["monotone_constraints"] == "domain" else {})
 
     worlds = []
     for story in args.stories:
         for seed in args.seeds:
             t = time.perf_counter()
-            m = measure(ensure_world(args.influencers, args.brands, seed, story=story), params)
+            m = measure(ensure_world(args.influencers, args.brands, seed, story=story), params,
+                        args.entity_effects)
             m |= {"story": story, "seed": seed, "seconds": time.perf_counter() - t}
             worlds.append(m)
             print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v)
@@ -73,9 +83,9 @@ def main() -> None:
            f"{' '.join(args.stories)}; model params {json.dumps(params) if params else 'default'}")
 
 
-def measure(world: Path, params: dict) -> dict[str, float]:
+def measure(world: Path, params: dict, entity_effects: bool = False) -> dict[str, float]:
     """Every figure of one world."""
-    from recommender.catalogue import read_catalogue_truth
+    from recommender.catalogue import catalogue_features, read_catalogue_truth
     from recommender.evaluation import evaluate_window
     from recommender.metrics import auc, log_loss
     from recommender.train import fit, prepare
@@ -85,6 +95,7 @@ def measure(world: Path, params: dict) -> dict[str, float]:
     m = evaluate_window(model, data.train, data.test, data.truth).metrics
     raw_valid = model.predict_raw(data.valid[model.features_])
     out = {"collaborations": float(len(data.rows)), "auc": m["auc"], "ece": m["ece"],
+           "oracle_ece": m["oracle_ece"], "test_rows": m["test_rows"],
            "oracle_auc": m["oracle_auc"], "share": m["oracle_lift_share"],
            "valid_auc": auc(data.valid["converted"], raw_valid),
            "valid_log_loss": log_loss(data.valid["converted"], raw_valid)}
@@ -96,15 +107,20 @@ def measure(world: Path, params: dict) -> dict[str, float]:
     out["informed_share"] = (auc(test["converted"], informed_test) - 0.5) / (
         out["oracle_auc"] - 0.5)
     out["share_of_informed"] = out["share"] / out["informed_share"]
-    out |= catalogue_figures(data, model, truth, informed_cat)
+    feats = catalogue_features(data.ds, truth)
+    out |= catalogue_figures(data, model, truth, feats, informed_cat)
+    if entity_effects:
+        from entity_effects import entity_effect_figures
+
+        out |= entity_effect_figures(data, model, params, feats, truth, out["oracle_auc"])
     return out
 
 
-def catalogue_figures(data, model, truth: pd.DataFrame, informed: np.ndarray
-                      ) -> dict[str, float]:
+def catalogue_figures(data, model, truth: pd.DataFrame, feats: pd.DataFrame,
+                      informed: np.ndarray) -> dict[str, float]:
     """Catalogue NDCG of every scorer and the ranker's top-10 recall against brute force."""
     from recommender.baselines import heuristic_score, random_score
-    from recommender.catalogue import catalogue_features, catalogue_ndcg
+    from recommender.catalogue import catalogue_ndcg
     from recommender.ranker import Ranker
     from recommender.snapshot import build_snapshot
 
@@ -115,7 +131,6 @@ def catalogue_figures(data, model, truth: pd.DataFrame, informed: np.ndarray
     brands = truth["brand_id"].unique()
     listed = {mode: {b: ranker.recommend({"brand_id": b}, top_n=top, exhaustive=mode)
                      ["influencer_id"].tolist() for b in brands} for mode in (False, True)}
-    feats = catalogue_features(data.ds, truth)
     scores = {"ranker": _rank_score(truth, listed[False]),
               "brute_force": _rank_score(truth, listed[True]),
               "heuristic": heuristic_score(data.train, feats),
@@ -181,8 +196,9 @@ def world_figures(m: dict) -> list[dict]:
         figure(f"{w}: share of the oracle's lift / informed learner's",
                round(m["share_of_informed"], 3), "ratio", f">= {GOALS['informed_share']}",
                bool(m["share_of_informed"] >= GOALS["informed_share"])),
-        figure(f"{w}: expected calibration error", round(m["ece"], 4), "ECE",
-               f"<= {GOALS['ece']}", bool(m["ece"] <= GOALS["ece"])),
+        figure(f"{w}: expected calibration error (oracle's, the noise floor of "
+               f"{int(m['test_rows'])} test rows: {m['oracle_ece']:.4f})", round(m["ece"], 4),
+               "ECE", f"<= {GOALS['ece']}", bool(m["ece"] <= GOALS["ece"])),
         figure(f"{w}: validation AUC / log loss (uncalibrated)", round(m["valid_auc"], 4),
                "AUC", f"log loss {m['valid_log_loss']:.4f}"),
     ]

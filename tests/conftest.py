@@ -97,6 +97,8 @@ def tiny_frames() -> dict[str, pd.DataFrame]:
         "fee": [100.0, 80.0, 90.0, 120.0, 70.0],
         "clicks": [30, 5, 12, 50, 20],
         "conversions": [3, 0, 1, 5, 2],
+        # outcomes final at the start, so the hand-computed rates need no outcome lag
+        "settled_at": [_days_before(d) for d in (100, 50, 30, 0, -10)],
     })
     return {"influencers": influencers, "posts": posts, "brands": brands,
             "audience": audience, "brand_audience": brand_audience,

@@ -56,6 +56,23 @@ def test_model_beats_every_baseline_and_is_calibrated(trained_world):
     assert 0.0 < m["oracle_lift_share"] <= 1.05
 
 
+def test_run_scores_the_catalogue_truth_of_a_generated_world(trained_world):
+    client = use_store(trained_world)
+    logged = client.get_run(trained_world["run_id"]).data.metrics
+    for k in (10, 50):
+        model, random = logged[f"catalogue_ndcg_at_{k}"], logged[
+            f"catalogue_baseline_random_ndcg_at_{k}"]
+        assert 0.0 < random < model <= 1.0
+        assert f"catalogue_baseline_heuristic_ndcg_at_{k}" in logged
+    # the same figure from the catalogue's own pieces: every micro-influencer, gains p_true
+    from recommender.catalogue import catalogue_features, catalogue_ndcg, read_catalogue_truth
+
+    data = prepare(trained_world["data_dir"])
+    truth = read_catalogue_truth(trained_world["data_dir"])
+    score = trained_world["result"].model.predict_proba(catalogue_features(data.ds, truth))
+    assert abs(catalogue_ndcg(truth, score, 10) - logged["catalogue_ndcg_at_10"]) < 0.02
+
+
 def test_second_train_on_same_data_gives_identical_metrics(trained_world):
     use_store(trained_world)
     again = run_training(trained_world["data_dir"], experiment="test-train", seed=3,
@@ -102,7 +119,32 @@ def test_an_early_outlier_breaks_the_time_split_clearly_and_a_row_split_copes(
     with pytest.raises(UserError, match=r"'started_at'.*--split-by rows"):
         prepare(folder)
     data = prepare(folder, split_by="rows")
-    shares = np.array([len(data.train), len(data.valid), len(data.test)]) / len(data.rows)
+    # the cut is at row quantiles (the outcome lag then leaves out the unsettled tail rows)
+    shares = np.array([m.sum() for m in data.split.masks(data.rows["as_of"])]) / len(data.rows)
     np.testing.assert_allclose(shares, [0.65, 0.15, 0.20], atol=0.01)
     assert data.train["as_of"].max() < data.valid["as_of"].min()
     assert data.valid["as_of"].max() < data.test["as_of"].min()
+
+
+def test_a_feature_schema_change_is_never_promoted_automatically(trained_world):
+    from recommender.features import CATEGORICAL_FEATURES, LABEL
+    from recommender.model import ConversionModel
+    from recommender.pyfunc import log_ranker
+    from recommender.registry import Decision, register_model
+    from recommender.train import gate
+
+    client = use_store(trained_world)
+    data = prepare(trained_world["data_dir"])
+    fewer = FEATURE_COLUMNS[:-1]  # an older champion, without pair_conversion_rate
+    old = ConversionModel(num_boost_round=20, calibration="platt",
+                          categorical_features=CATEGORICAL_FEATURES).fit(
+        data.train[fewer], data.train[LABEL], data.valid[fewer], data.valid[LABEL])
+    mlflow.set_experiment("test-train")
+    with mlflow.start_run():
+        info = log_ranker(old, data.ds)
+    register_model(info.model_uri, "schema-test", Decision("champion", "test"), client)
+    new = trained_world["result"]
+    decision = gate("schema-test", new.model, new.evaluation, data.test)
+    assert decision.alias == "challenger"
+    assert "feature schema changed (added ['pair_conversion_rate'])" in decision.reason
+    assert "never promoted automatically" in decision.reason

@@ -135,7 +135,9 @@ class ConversionModel:
     Parameters are stored as given; all work happens in `fit`. Fitted attributes end with `_`.
     `categorical_features=None` takes every non-numeric, non-boolean column as categorical.
     `num_threads=None` trains on one thread below SMALL_TRAINING_SET rows, else on every core
-    (the number used is recorded in `params_`).
+    (the number used is recorded in `params_`). The parameter monotone_constraints may map
+    feature names to +1 / -1 (features not named, and names not among the features, are
+    unconstrained).
     """
 
     def __init__(
@@ -210,6 +212,10 @@ class ConversionModel:
         self.params_ = {
             **DEFAULT_PARAMS, **(self.params or {}), "seed": self.seed, "num_threads": threads,
         }
+        monotone = self.params_.get("monotone_constraints")
+        if isinstance(monotone, Mapping):  # {feature: +1 / -1}: LightGBM wants one per column
+            self.params_["monotone_constraints"] = [int(monotone.get(f, 0))
+                                                    for f in self.features_]
         return y_tr, y_va
 
     def _finish(self, booster, n_trees: int, X_valid: pd.DataFrame, y_valid: np.ndarray

@@ -52,12 +52,15 @@ class Ranker:
     """Ranks the influencers of one snapshot for briefs, with one conversion model."""
 
     def __init__(self, model: ConversionModel, snapshot: Snapshot | Path | str,
-                 shortlist_size: int = SHORTLIST_SIZE, inference: str = "auto") -> None:
+                 shortlist_size: int = SHORTLIST_SIZE, inference: str = "auto",
+                 preference=None) -> None:
         """`inference`: how the shortlist is scored, "auto" (compiled with lleaves where
         installed and exact, see `recommender.inference`), "lleaves" or "lightgbm"; the
-        returned rows are always scored by Booster.predict itself."""
+        returned rows are always scored by Booster.predict itself. `preference`: planners'
+        preference (recommender.preference), blended into the order when given."""
         snap = snapshot if isinstance(snapshot, Snapshot) else load_snapshot(snapshot)
         self.model, self.snapshot, self.shortlist_size = model, snap, shortlist_size
+        self.preference = preference
         ds = snap.ds
         # small vocabularies as categoricals: per-request takes and comparisons on codes
         side = snap.influencer_side.astype({c: "category" for c in CATEGORICAL_SIDE})
@@ -209,6 +212,14 @@ class Ranker:
         p = apply_calibration(self.model.calibration_, raw)
         return self.encoded.columns(M, rows, side), M, raw, p
 
+    def exact_rows(self, chosen: np.ndarray, M: np.ndarray, raw: np.ndarray, p: np.ndarray
+                   ) -> None:
+        """Overwrite the `chosen` rows' raw and p with Booster.predict's figures, in place,
+        where compiled trees scored them."""
+        if self.trees.backend != "lightgbm":
+            raw[chosen] = self.model.raw_of_matrix(M[chosen], ONLINE_THREADS)
+            p[chosen] = apply_calibration(self.model.calibration_, raw[chosen])
+
     def _one(self, brief: Brief, top_n: int, when: pd.Timestamp, budget: float | None,
              exhaustive: bool) -> pd.DataFrame:
         mask = self._mask(brief)
@@ -220,6 +231,7 @@ class Ranker:
         if budget is not None:
             unpriced = int((mask & np.isnan(self.price)).sum())
             mask &= ~np.isnan(self.price)
+            self._check_budget(brief, mask, unpriced, budget)
         brand = self.brand_side(brief)
         if exhaustive:
             rows = np.flatnonzero(mask)
@@ -227,24 +239,35 @@ class Ranker:
             rows = self._shortlist(mask, brand, brief, top_n, budget is not None)
         if not len(rows):
             return pd.DataFrame()
-        X, M, raw, p = self.score_rows(rows, brand, when, compiled=True)
+        X, M, raw, p = self.score_rows(rows, brand, when, compiled=self.preference is None)
+        key = p  # the order: p itself (updated in place below), or blended with preference
         if budget is None:
-            chosen = np.lexsort((rows, -raw, -p))[:top_n]
+            if self.preference is not None:  # scored exactly above
+                key = self.preference.blend(p, pd.DataFrame(X))
+            chosen = np.lexsort((rows, -raw, -key))[:top_n]
         else:
             sel = select_within_budget(p, self.price[rows], budget, top_n,
                                        [a[rows] for a in self.audiences])
             chosen = sel.chosen
         if not len(chosen):  # nothing fits the budget
             return pd.DataFrame()
-        if self.trees.backend != "lightgbm":  # the returned rows' figures are Booster.predict's
-            raw[chosen] = self.model.raw_of_matrix(M[chosen], ONLINE_THREADS)
-            p[chosen] = apply_calibration(self.model.calibration_, raw[chosen])
-        chosen = chosen[np.lexsort((rows[chosen], -raw[chosen], -p[chosen]))]
+        self.exact_rows(chosen, M, raw, p)  # the returned rows' figures are Booster.predict's
+        chosen = chosen[np.lexsort((rows[chosen], -raw[chosen], -key[chosen]))]
         extra = {} if budget is None else {
             "budget": budget, "total_price": sel.total_price,
             "expected_conversions": float(p[chosen].sum()), "unpriced_left_out": unpriced}
         contrib = self.model.contributions_of_matrix(M[chosen], ONLINE_THREADS)
         return self._output(brief, rows[chosen], X, chosen, p[chosen], contrib, when, extra)
+
+    @staticmethod
+    def _check_budget(brief: Brief, priced: np.ndarray, unpriced: int, budget: float) -> None:
+        """A budget no shortlist can come from is an error that says why, not an empty answer
+        that reads as "no influencer matches the filters"."""
+        if not priced.any() and unpriced:
+            raise UserError(f"brief {brief.label}: budget = {budget:g}: no candidate has a "
+                            f"price: all {unpriced:,} that pass the filters lack "
+                            "price_per_post and are left out; rank without a budget, or add "
+                            "prices to influencers")
 
     def _output(self, brief: Brief, rows: np.ndarray, X: Mapping[str, np.ndarray],
                 chosen: np.ndarray, p: np.ndarray, contrib: pd.DataFrame, when: pd.Timestamp,

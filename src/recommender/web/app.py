@@ -32,7 +32,7 @@ _FIELD_OF = {"brand_id": "brand", "category": "category", "brand_country": "mark
              "target_age": "target_age", "target_gender": "target_gender",
              "platform": "platform", "country": "country", "min_followers": "min_followers",
              "max_followers": "max_followers", "max_price": "max_price", "niche": "niche",
-             "top_n": "top_n", "budget": "budget", "as_of": "as_of"}
+             "like": "like", "top_n": "top_n", "budget": "budget", "as_of": "as_of"}
 _FIELD_NAME = re.compile(r"^(?:brief [^:]*:\s*)?([a-z_]+)")
 _BRIEF_PREFIX = re.compile(r"^brief [^:]*:\s*")
 
@@ -71,30 +71,45 @@ def describe(data: PageData, form: BriefForm) -> tuple[str, str]:
     return text, " · ".join(filters)
 
 
-def rank(ranker, data: PageData, form: BriefForm) -> view.Shortlist | None:
-    """Run the ranker on a valid form; a UserError lands beside the field it names."""
+def rank(ranker, data: PageData, form: BriefForm,
+         decisions: dict[str, str] | None = None) -> view.Shortlist | None:
+    """Run the ranker on a valid form; a UserError lands beside the field it names.
+
+    `decisions` (influencer id -> the brand's latest accept/reject): rejected ones are left
+    out, accepted ones marked (recommender.feedback)."""
+    from recommender.feedback import apply_feedback, mark_decisions
+
+    brief = apply_feedback(form.brief, decisions or {})
     try:
-        result = ranker.recommend(pd.DataFrame([form.brief]), top_n=form.top_n,
+        result = ranker.recommend(pd.DataFrame([brief]), top_n=form.top_n,
                                   budget=form.budget, as_of=form.as_of)
     except UserError as exc:
         name, text = field_of(str(exc))
         form.errors[name] = text
         return None
+    if decisions:
+        result = mark_decisions(result, decisions)
     return view.build_shortlist(result, data, target_of(data, form), form.budget)
 
 
 def create_app(ranker, model_text: str, data_dir: Path | None = None, *,
-               live: Live | None = None) -> Flask:
+               live: Live | None = None, feedback_url: str | None = None) -> Flask:
     """The page's Flask app over `ranker` (a recommender.ranker.Ranker).
 
     `model_text` names the model on the page; the posts of `data_dir` (optional) draw the
     engagement sparklines. `live` (instead of the three): the ranker of a registry alias,
     swapped when the alias moves. Requests rank concurrently (the ranker is thread-safe);
-    each one reads the ranker current when it starts.
+    each one reads the ranker current when it starts. Planners' decisions go to the feedback
+    store at `feedback_url` (default: recommender.feedback.feedback_url()).
     """
+    from recommender.feedback import FeedbackStore
+    from recommender.web.feedback import add_feedback_routes
+
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     live = live or Live(loaded(ranker, model_text, data_dir))
+    store = FeedbackStore(feedback_url)
+    add_feedback_routes(app, lambda: live.current().ranker, store)
 
     @app.before_request
     def _limit_query():
@@ -113,7 +128,9 @@ def create_app(ranker, model_text: str, data_dir: Path | None = None, *,
         form = parse_brief(request.args, g.now.data.lookup)
         if not form.ok:
             return form, None
-        return form, rank(g.now.ranker, g.now.data, form)
+        brand = form.brief.get("brand_id")
+        decisions = store.decisions(str(brand)) if brand else None
+        return form, rank(g.now.ranker, g.now.data, form, decisions)
 
     @app.get("/")
     def index():
@@ -127,7 +144,9 @@ def create_app(ranker, model_text: str, data_dir: Path | None = None, *,
             brand_options=data.brands.head(BRAND_OPTIONS_FIRST).to_dict("records"),
             example_brand=data.brands["label"].iloc[0] if len(data.brands) else "",
             categories=data.categories, niches=data.niches, platforms=PLATFORMS,
-            target_fields=TARGET_FIELDS, spark_weeks=SPARK_WEEKS, weekly_note=data.weekly_note)
+            target_fields=TARGET_FIELDS, spark_weeks=SPARK_WEEKS, weekly_note=data.weekly_note,
+            feedback_brand=form.brief.get("brand_id") if shortlist else None,
+            feedback_next=request.full_path)
         return page, 422 if form.errors else 200
 
     @app.get("/export.csv")
@@ -174,7 +193,8 @@ def _error_page(code: int, heading: str, message: str):
 
 
 def app_for_model(model_uri: str, data_dir: Path | None = None,
-                  reload_seconds: float = RELOAD_SECONDS) -> Flask:
+                  reload_seconds: float = RELOAD_SECONDS, feedback_url: str | None = None
+                  ) -> Flask:
     """The page over the ranker logged at `model_uri`, loaded in this process; the page names
     the registered version it loaded (resolved first, so an alias that moves cannot mislead).
     For an alias (`models:/NAME@ALIAS`), the registry is asked every `reload_seconds` which
@@ -182,7 +202,7 @@ def app_for_model(model_uri: str, data_dir: Path | None = None,
     from recommender.pyfunc import load_ranker
 
     if not model_uri.startswith("models:/"):
-        return create_app(load_ranker(model_uri), model_uri, data_dir)
+        return create_app(load_ranker(model_uri), model_uri, data_dir, feedback_url=feedback_url)
     from recommender.registry import resolve_version
 
     alias = model_uri.split("@", 1)[1] if "@" in model_uri else None
@@ -196,7 +216,8 @@ def app_for_model(model_uri: str, data_dir: Path | None = None,
         return None if now == version else load(name, now)
 
     first = load(*resolve_version(model_uri))
-    return create_app(None, "", live=Live(first, newer if alias else None, reload_seconds))
+    return create_app(None, "", live=Live(first, newer if alias else None, reload_seconds),
+                      feedback_url=feedback_url)
 
 
 def listen(host: str, port: int):
