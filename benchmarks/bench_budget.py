@@ -59,7 +59,7 @@ def main() -> None:
         brief = parse_briefs(b, ranker.brand_index, ranker.niches)[0]
         mask = ranker._mask(brief) & ~np.isnan(ranker.price)
         side = ranker.brand_side(brief)
-        rows = ranker._shortlist(mask, side.profile, brief, n, priced=True)
+        rows = ranker._shortlist(mask, side, brief, n, priced=True)
         _, _, _, p = ranker.score_rows(rows, side, ranker.as_of)
         price, aud = ranker.price[rows], [a[rows] for a in ranker.audiences]
         candidates.append(len(rows))

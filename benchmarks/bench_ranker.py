@@ -109,6 +109,8 @@ def main() -> None:
     parser.add_argument("--brute-briefs", type=int, default=None,
                         help="of which this many also through brute force (default: all)")
     parser.add_argument("--top-n", type=int, default=10)
+    parser.add_argument("--shortlist", type=int, default=None,
+                        help="first-stage shortlist size (default: the ranker's)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rebuild", action="store_true", help="retrain and re-save the ranker")
     args = parser.parse_args()
@@ -126,8 +128,10 @@ def main() -> None:
         build(model_dir, args.influencers, args.seed)
     # this code's Ranker over the saved ranker's artifacts (the code pyfunc predict runs)
     art = model_dir / "artifacts"
+    sizes = {} if args.shortlist is None else {"shortlist_size": args.shortlist}
     load_ms, ranker = timed(lambda: Ranker(ConversionModel.load(art / "conversion_model"),
-                                           tiled(load_snapshot(art / "snapshot"), args.copies)))
+                                           tiled(load_snapshot(art / "snapshot"), args.copies),
+                                           **sizes))
     briefs = make_briefs(ranker, args.briefs, args.seed)
     n_brute = len(briefs) if args.brute_briefs is None else args.brute_briefs
     for b in briefs[:5]:  # warm-up

@@ -38,6 +38,8 @@ def test_exact_knapsack_matches_enumeration_of_every_subset():
         n = int(rng.integers(1, 11))
         p = rng.uniform(0.01, 0.6, n).round(3)
         price = rng.choice([5.0, 10.0, 20.0, 35.0, 50.0, 80.0], n)
+        if _ % 2:  # cents: the integer programme instead of the whole-dollar one
+            price = price + rng.choice([0.0, 0.25, 0.5], n)
         budget, k = float(rng.choice([30.0, 60.0, 120.0])), int(rng.integers(1, 5))
         best = max((sum(p[list(s)]) for r in range(min(k, n) + 1)
                     for s in itertools.combinations(range(n), r)

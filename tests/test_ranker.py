@@ -145,7 +145,7 @@ def test_influencers_with_a_track_record_with_the_brand_are_always_scored(ranker
                                       "influencer_id"])
     out = tiny.recommend(_brief(brand_id=brand), top_n=1)  # k = max(1, 3 * top_n) = 3
     scored = tiny._shortlist(tiny._mask(ranker_parts_brief(tiny, brand_id=brand)),
-                             tiny.brand_profile(ranker_parts_brief(tiny, brand_id=brand)),
+                             tiny.brand_side(ranker_parts_brief(tiny, brand_id=brand)),
                              ranker_parts_brief(tiny, brand_id=brand), 1, False)
     assert past & eligible <= set(tiny.ids[scored]) and len(out) == 1
 
@@ -313,3 +313,17 @@ def test_concurrent_requests_get_the_same_answers_as_serial_ones(ranker_parts):
     for brief, got in zip(briefs, together, strict=True):
         expected = fresh.recommend(brief, top_n=5)
         assert list(got["influencer_id"]) == list(expected["influencer_id"])
+
+
+def test_first_stage_top_is_the_top_of_its_scores_weighing_fewer_audiences(ranker):
+    rows = np.arange(len(ranker.ids))
+    fs = ranker.first_stage
+    for brief in (ranker_parts_brief(ranker, brand_id="b02"),
+                  ranker_parts_brief(ranker, category="food", target_age={"18-24": 0.8})):
+        profile = ranker.brand_side(brief).profile
+        s = fs.scores(rows, profile)
+        for k in (5, 40):
+            assert set(fs.top(rows, profile, k)) == set(np.argsort(-s, kind="stable")[:k])
+        offset = -np.log(np.maximum(np.nan_to_num(ranker.price, nan=1.0), 1.0))
+        assert set(fs.top(rows, profile, 20, offset)) == set(np.argsort(-(s + offset))[:20])
+    assert fs.audience_max > 0

@@ -4,10 +4,12 @@ collaborations exactly, then trading a little of them for audiences that overlap
 Method. Each candidate i has a calibrated conversion probability p_i and a price c_i; the
 expected number of converting collaborations of a set S is sum p_i.
   1. Exact: the set maximising sum p_i under sum c_i <= budget and |S| <= max_items is a
-     knapsack with a cardinality limit, solved exactly as a 0-1 integer programme
-     (`scipy.optimize.milp`, HiGHS) over the candidates no set needs: a candidate is left
-     out first when `max_items` others are at most as expensive and at least as likely to
-     convert (any set holding it can swap it for one of them, losing nothing).
+     knapsack with a cardinality limit, solved exactly over the candidates some optimal set
+     may need (a candidate is left out first when `max_items` others are at most as
+     expensive and at least as likely to convert: any set holding it can swap it for one
+     of them, losing nothing): by dynamic programming over whole dollars when every price
+     is a whole number of dollars, else as a 0-1 integer programme (`scipy.optimize.milp`,
+     HiGHS).
   2. Overlap: two influencers whose audiences overlap reach partly the same people, so the
      set's discounted value counts each member, in order of p, at
      p_i * (1 - OVERLAP_PENALTY * max overlap with the members before it). A swap-based local
@@ -36,8 +38,9 @@ logger = logging.getLogger(__name__)
 
 OVERLAP_PENALTY = 0.5
 SLACK = 0.01  # share of the optimum's expected conversions the overlap search may give up
-MAX_POOL = 256  # candidates the local search considers (the likeliest that could enter)
-MAX_MOVES = 200
+MAX_POOL = 64  # candidates the local search considers (the likeliest that could enter)
+MAX_MOVES = 30
+MAX_DP_CELLS = 4_000_000  # whole-dollar prices: a dynamic programme, faster than the solver
 TIME_LIMIT_S = 1.0
 
 
@@ -112,6 +115,10 @@ def exact_knapsack(p: np.ndarray, price: np.ndarray, budget: float, max_items: i
         return np.zeros(0, dtype=np.int64)
     if len(idx) <= max_items and price[idx].sum() <= budget:
         return idx  # everything left fits
+    whole = np.all(price[idx] == np.round(price[idx]))
+    if whole and len(idx) * max_items * (int(budget) + 1) <= MAX_DP_CELLS:
+        return idx[_dynamic_programme(p[idx], price[idx].astype(np.int64), int(budget),
+                                      max_items)]
     A = np.vstack([price[idx], np.ones(len(idx))])
     res = milp(-p[idx], integrality=np.ones(len(idx)), bounds=Bounds(0, 1),
                constraints=LinearConstraint(A, -np.inf, [budget, max_items]),
@@ -123,10 +130,30 @@ def exact_knapsack(p: np.ndarray, price: np.ndarray, budget: float, max_items: i
     return idx[res.x > 0.5]
 
 
+def _dynamic_programme(p: np.ndarray, cost: np.ndarray, budget: int, max_items: int
+                       ) -> np.ndarray:
+    """The 0-1 knapsack with at most `max_items` for whole-dollar costs: best[c, w] is the
+    largest sum of p of at most c items costing at most w; positions of the optimum."""
+    best = np.zeros((max_items + 1, budget + 1))
+    took = np.zeros((len(p), max_items + 1, budget + 1), dtype=bool)
+    for i, (value, w) in enumerate(zip(p, cost, strict=True)):
+        for c in range(max_items, 0, -1):  # c - 1 still holds the items before i
+            new = best[c - 1, :budget + 1 - w] + value
+            better = new > best[c, w:]
+            best[c, w:][better] = new[better]
+            took[i, c, w:] = better
+    chosen, c, w = [], max_items, budget
+    for i in range(len(p) - 1, -1, -1):
+        if c and took[i, c, w]:
+            chosen.append(i)
+            c, w = c - 1, w - int(cost[i])
+    return np.asarray(chosen[::-1], dtype=np.int64)
+
+
 def _improve(chosen: np.ndarray, p: np.ndarray, price: np.ndarray, budget: float,
              max_items: int, audiences: list[np.ndarray]) -> np.ndarray:
     """Swap-based local search on the discounted value (see the module), best move first."""
-    floor = (1.0 - SLACK) * p[chosen].sum()
+    floor = (1.0 - SLACK) * p[chosen].sum() + 1e-12  # never below, whatever the rounding
     room = p[chosen].sum() - floor
     low = p[chosen].min() if len(chosen) else 0.0
     outside = np.setdiff1d(np.flatnonzero((price <= budget) & (p >= low - room)), chosen)

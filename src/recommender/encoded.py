@@ -33,6 +33,7 @@ class BrandSide:
     targets: dict[str, np.ndarray]  # tgt:<dim>:<segment> -> one share
     collab_code: int  # the brand's row in the collaboration history, -1 if none
     category: str
+    plan: list  # the first stage's reading of its targets (FirstStage.target_plan)
 
 
 class EncodedCatalogue:
@@ -63,7 +64,8 @@ class EncodedCatalogue:
         b = profile.iloc[0]
         code = self.context.collabs.brand_index.get_indexer([b["brand_id"]])[0]
         return BrandSide(profile, self.model.feature_matrix(profile, self.brand_columns)[0],
-                         share_columns(profile, TARGET_PREFIX), int(code), str(b["category"]))
+                         share_columns(profile, TARGET_PREFIX), int(code), str(b["category"]),
+                         self.first_stage.target_plan(profile))
 
     def rows(self, rows: np.ndarray, brand: BrandSide, gap_days: float = 0.0) -> np.ndarray:
         """The model's feature matrix of catalogue `rows` paired with `brand`, with the

@@ -27,6 +27,8 @@ from recommender.features.niche import niche_features
 from recommender.features.timeline import to_ns
 from recommender.shortlist import FORMAT_VERSION, bin_index
 
+AUDIENCE_PAIR_PREFIXES = ("audience_match_", "target_lift_")
+SEED = 4  # top() weighs the audience of SEED x k rows first, for a tight lower bound
 GRID = 4096  # cells of the lookup grid between a feature's first and last bin edge
 CACHE_SIZE = 4096  # (category, brand country, as_of) weight tables kept (a few numbers each)
 
@@ -62,6 +64,11 @@ class FirstStage:
                 base += np.asarray(spec["weights"])[:, bin_index(spec, influencer_side[
                     spec["name"]])]
         self.base = base
+        # the largest the audience features' weights can add up to (float32 sums: a margin)
+        self.audience_max = 1e-3 + sum(
+            float(np.max(self._grids[sp["name"]][2] if self._grids.get(sp["name"])
+                         else sp["weights"]))
+            for sp in self.pair_specs if sp["name"].startswith(AUDIENCE_PAIR_PREFIXES))
         self._context = context
         self._cache: OrderedDict[tuple, tuple[np.ndarray, ...]] = OrderedDict()
         self._lock = threading.Lock()
@@ -99,33 +106,47 @@ class FirstStage:
                 "niche_category_rate": (per_niche["niche_category_rate"], self._niche_codes),
                 "country_match": (per_country, self._country_codes)}
 
-    def _audience_features(self, brand: pd.DataFrame) -> dict[str, np.ndarray]:
-        """audience_match_<dim>, target_lift_<dim> and audience_match_mean of every catalogue
-        row, in float32 (contiguous arrays, in place: cheaper than gathering candidates)."""
+    def target_plan(self, brand: pd.DataFrame) -> list[tuple[str, list[tuple[str, float]], float]]:
+        """Per described audience dimension of the brand: (dim, [(segment, share > 0)], the
+        catalogue-average base of the lift); read once per brief."""
         b = brand.iloc[0]
         average = self._context.audience_average
-        n = len(self.base[0])
-        out = {}
-        total, counted = np.zeros(n, np.float32), np.zeros(n, np.float32)
-        tmp = np.empty(n, np.float32)
+        plan = []
         for dim in DIMENSIONS:
             target = {segment: b[c] for segment, c in
                       segment_columns(brand.columns, TARGET_PREFIX, dim).items()}
-            described = any(pd.notna(v) for v in target.values())
-            if dim not in self._audience or not described:
-                out[f"audience_match_{dim}"] = out[f"target_lift_{dim}"] = np.full(
-                    n, np.nan, np.float32)
+            if dim not in self._audience or not any(pd.notna(v) for v in target.values()):
                 continue
-            shares, known, unknown = self._audience[dim]
-            match, dot, base = np.zeros(n, np.float32), np.zeros(n, np.float32), 0.0
+            segments, base = [], 0.0
             for seg, t in target.items():
                 if pd.isna(t) or t <= 0:
                     continue
                 avg = average.get(f"{AUDIENCE_PREFIX}{dim}:{seg}", 0.0)
                 base += t * (0.0 if pd.isna(avg) else float(avg))
+                segments.append((seg, float(t)))
+            plan.append((dim, segments, base))
+        return plan
+
+    def _audience_features(self, plan: list, rows: np.ndarray | None = None
+                           ) -> dict[str, np.ndarray]:
+        """audience_match_<dim>, target_lift_<dim> and audience_match_mean of every catalogue
+        row (or of `rows`) for a brand's `_targets`, in float32 (contiguous arrays, in place)."""
+        n = len(self.base[0]) if rows is None else len(rows)
+        out = {f"{f}_{dim}": np.full(n, np.nan, np.float32) for dim in DIMENSIONS
+               for f in ("audience_match", "target_lift")}
+        total, counted = np.zeros(n, np.float32), np.zeros(n, np.float32)
+        tmp = np.empty(n, np.float32)
+        for dim, segments, base in plan:
+            shares, known, unknown = self._audience[dim]
+            if rows is not None:
+                known = known[rows]
+                unknown = np.flatnonzero(known == 0)
+            match, dot = np.zeros(n, np.float32), np.zeros(n, np.float32)
+            for seg, t in segments:
                 if seg in shares:
-                    match += np.minimum(shares[seg], np.float32(t), out=tmp)
-                    dot += np.multiply(shares[seg], np.float32(t), out=tmp)
+                    a = shares[seg] if rows is None else shares[seg][rows]
+                    match += np.minimum(a, np.float32(t), out=tmp)
+                    dot += np.multiply(a, np.float32(t), out=tmp)
             total += match  # an undescribed audience has all shares 0, hence match 0
             counted += known
             match[unknown] = np.nan
@@ -144,7 +165,8 @@ class FirstStage:
         the values `pair_features` gives, computed from per-catalogue codes and matrices."""
         out = {name: values[codes[rows]]
                for name, (values, codes) in self.pair_tables(brand).items()}
-        out.update({k: v[rows] for k, v in self._audience_features(brand).items()})
+        out.update({k: v[rows] for k, v in self._audience_features(
+            self.target_plan(brand)).items()})
         return out
 
     def _weights(self, spec: Mapping[str, Any], values: np.ndarray) -> np.ndarray:
@@ -201,14 +223,46 @@ class FirstStage:
         for i in np.flatnonzero(~keys.duplicated().to_numpy()):
             self._code_part(brands.iloc[[i]])
 
+    def _audience_part(self, plan: list, rows: np.ndarray | None = None) -> np.ndarray:
+        """The audience features' weights summed, for every catalogue row (or `rows`)."""
+        audience = self._audience_features(plan, rows)
+        part = np.zeros(len(self.base[0]) if rows is None else len(rows), np.float32)
+        for spec in self.pair_specs:
+            if spec["name"] in audience:
+                part += self._weights(spec, audience[spec["name"]])
+        return part
+
+    def top(self, rows: np.ndarray, brand: pd.DataFrame, k: int,
+            offset: np.ndarray | None = None, plan: list | None = None) -> np.ndarray:
+        """The `k` of catalogue `rows` with the largest surrogate logit (+ `offset`, one per
+        row, if given), without weighing the audience of most rows.
+
+        The score is a code part (influencer side, niche and country: three gathers) plus an
+        audience part, which is at most `audience_max`. The audience of the SEED x k rows
+        best by code part is weighed first: the k-th best of their scores, tau, is a lower
+        bound of the k-th best score overall, so only rows whose code part + audience_max
+        reaches tau can be among the k; only those are weighed. The same k rows as `scores`
+        gives (up to ties), typically weighing a fifth of the catalogue. `plan`: the brand's
+        `target_plan`, if the caller keeps it."""
+        if len(rows) <= k:
+            return rows
+        code = self._code_part(brand)[rows]
+        bound = code + self.audience_max if offset is None else code + self.audience_max + offset
+        plan = self.target_plan(brand) if plan is None else plan  # kept by the caller
+
+        def exact(at: np.ndarray) -> np.ndarray:
+            s = code[at] + self._audience_part(plan, rows[at])
+            return s if offset is None else s + offset[at]
+
+        seed = np.argpartition(-bound, min(SEED * k, len(rows)) - 1)[:SEED * k]
+        tau = -np.partition(-exact(seed), k - 1)[k - 1]  # the k-th best score of the seed
+        cand = np.flatnonzero(bound >= tau)
+        s = exact(cand)
+        return rows[cand[np.argpartition(-s, k - 1)[:k]]]
+
     def scores(self, rows: np.ndarray, brand: pd.DataFrame) -> np.ndarray:
         """Surrogate logit (up to a per-brief constant) of catalogue `rows` for `brand`.
 
         Computed for the whole catalogue, then taken at `rows`: the filters keep most of it.
         """
-        s = self._code_part(brand)
-        audience = self._audience_features(brand)
-        for spec in self.pair_specs:
-            if spec["name"] in audience:
-                s += self._weights(spec, audience[spec["name"]])
-        return s[rows]
+        return (self._code_part(brand) + self._audience_part(self.target_plan(brand)))[rows]

@@ -166,17 +166,17 @@ class Ranker:
         except ValueError as exc:
             raise UserError(f"brief {brief.label}: {exc}") from None
 
-    def _shortlist(self, mask: np.ndarray, brand: pd.DataFrame, brief: Brief, top_n: int,
+    def _shortlist(self, mask: np.ndarray, brand: BrandSide, brief: Brief, top_n: int,
                    priced: bool) -> np.ndarray:
         rows = np.flatnonzero(mask)
         k = max(self.shortlist_size, 3 * top_n)
         if len(rows) <= k:
             return rows
-        s = self.first_stage.scores(rows, brand)
-        keep = [rows[np.argpartition(-s, k - 1)[:k]]]
+        profile = brand.profile
+        keep = [self.first_stage.top(rows, profile, k, plan=brand.plan)]
         if priced:  # budget mode also wants cheap candidates: rank by log(p / price) as well
-            per_dollar = s - np.log(np.maximum(self.price[rows], 1.0))
-            keep.append(rows[np.argpartition(-per_dollar, k - 1)[:k]])
+            keep.append(self.first_stage.top(rows, profile, k, -np.log(np.maximum(
+                self.price[rows], 1.0)), plan=brand.plan))
         if brief.known and brief.brand_id in self.history:
             history = self.history[brief.brand_id]
             keep.append(history[mask[history]])
@@ -236,7 +236,7 @@ class Ranker:
         if exhaustive:
             rows = np.flatnonzero(mask)
         else:
-            rows = self._shortlist(mask, brand.profile, brief, top_n, budget is not None)
+            rows = self._shortlist(mask, brand, brief, top_n, budget is not None)
         if not len(rows):
             return pd.DataFrame()
         X, M, raw, p = self.score_rows(rows, brand, when, compiled=self.preference is None)
