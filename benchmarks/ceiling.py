@@ -8,6 +8,12 @@ from the outcomes of the same account's collaborations strictly before `as_of`. 
 regression on these features, fitted on the train window, is about the best any model of the
 world's observable data could do; its share of the oracle's lift is the ceiling our model's
 share should be read against.
+
+On the catalogue (truth_catalogue.parquet: every micro-influencer for sample brands, at an
+instant after the last collaboration) the informed learner gets the same: the exact observable
+terms of each pair and the posterior of each hidden effect given every earlier collaboration
+of the same account (zero, the prior mean, for accounts never booked), scored with the
+logistic regression fitted on the train window's collaborations.
 """
 
 from __future__ import annotations
@@ -45,6 +51,43 @@ def posterior_mean(rows: pd.DataFrame, key: str, known: np.ndarray, sigma: float
     return result
 
 
+def _intercept(p: np.ndarray, terms: pd.DataFrame) -> float:
+    """The constant of the true log-odds: what the terms leave of logit(p_true)."""
+    return float(np.median(np.log(p / (1.0 - p)) - terms.sum(axis=1).to_numpy()))
+
+
+def posterior_at_end(rows: pd.DataFrame, key: str, known: np.ndarray, sigma: float,
+                     wanted: pd.Series) -> np.ndarray:
+    """E[effect of each `wanted` key | outcomes of all its collaborations in `rows`]
+    (prior N(0, sigma^2) on the grid; 0 for a key without collaborations)."""
+    y = rows["converted"].to_numpy(dtype=float)[:, None]
+    z = known[:, None] + GRID[None, :]
+    loglik = pd.DataFrame(y * _log_sigmoid(z) + (1.0 - y) * _log_sigmoid(-z))
+    total = loglik.groupby(rows[key].to_numpy()).sum()
+    logpost = total.to_numpy() - GRID**2 / (2.0 * sigma**2)
+    w = np.exp(logpost - logpost.max(axis=1, keepdims=True))
+    mean = pd.Series((w @ GRID) / w.sum(axis=1), index=total.index)
+    return mean.reindex(wanted.to_numpy()).fillna(0.0).to_numpy()
+
+
+def informed_catalogue_features(rows: pd.DataFrame, truth: pd.DataFrame,
+                                catalogue: pd.DataFrame) -> pd.DataFrame:
+    """The catalogue (truth_catalogue.parquet) with the informed learner's features: its
+    observable logit_* terms and the hidden effects' posteriors from `rows` (training-set
+    rows with converted) strictly before the catalogue's as_of."""
+    out = rows.merge(truth, on="collaboration_id", how="left")
+    out = out[out["as_of"] < catalogue["as_of"].min()]
+    terms = [c for c in truth.columns if c.startswith("logit_")]
+    seen = [c for c in terms if c not in HIDDEN and c not in UNSEEN]
+    known = (_intercept(out["p_true"].to_numpy(), out[terms])
+             + out[seen].sum(axis=1).to_numpy())
+    result = catalogue.copy()
+    for term, key in HIDDEN.items():
+        sigma = float(out.groupby(key)[term].first().std())
+        result[f"{term}_estimate"] = posterior_at_end(out, key, known, sigma, catalogue[key])
+    return result
+
+
 def informed_features(rows: pd.DataFrame, truth: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """`rows` (training-set rows with collaboration_id, brand_id, influencer_id, as_of,
     converted) with the informed learner's features added; also their names."""
@@ -54,10 +97,7 @@ def informed_features(rows: pd.DataFrame, truth: pd.DataFrame) -> tuple[pd.DataF
     out = rows.merge(truth[["collaboration_id", "p_true", *terms]], on="collaboration_id",
                      how="left")
     seen = [c for c in terms if c not in HIDDEN and c not in UNSEEN]
-    p = out["p_true"].to_numpy()
-    # the constant of the true log-odds: what the terms leave of logit(p_true)
-    intercept = np.median(np.log(p / (1.0 - p)) - out[terms].sum(axis=1).to_numpy())
-    known = intercept + out[seen].sum(axis=1).to_numpy()
+    known = _intercept(out["p_true"].to_numpy(), out[terms]) + out[seen].sum(axis=1).to_numpy()
     names = list(seen)
     for term, key in HIDDEN.items():
         sigma = float(out.groupby(key)[term].first().std())
@@ -66,10 +106,14 @@ def informed_features(rows: pd.DataFrame, truth: pd.DataFrame) -> tuple[pd.DataF
     return out, names
 
 
-def informed_learner_scores(train: pd.DataFrame, test: pd.DataFrame, features: list[str],
-                            label: str = "converted") -> np.ndarray:
-    """Logistic regression of `label` on the informed features, fitted on `train`."""
+def informed_learner_scores(train: pd.DataFrame, test: pd.DataFrame | list[pd.DataFrame],
+                            features: list[str], label: str = "converted"
+                            ) -> np.ndarray | list[np.ndarray]:
+    """Logistic regression of `label` on the informed features, fitted on `train`; the
+    scores of `test` (or of each frame of a list of them)."""
     from sklearn.linear_model import LogisticRegression
 
     model = LogisticRegression(max_iter=1000).fit(train[features], train[label])
+    if isinstance(test, list):
+        return [model.decision_function(t[features]) for t in test]
     return model.decision_function(test[features])

@@ -16,23 +16,26 @@ RESULTS = Path(__file__).resolve().parent / "results.json"
 OUT = Path(__file__).resolve().parent / "out"
 
 
-def world_dir(influencers: int, brands: int, seed: int = 7, months: int | None = None) -> Path:
+def world_dir(influencers: int, brands: int, seed: int = 7, months: int | None = None,
+              story: str = "default") -> Path:
     """The folder under benchmarks/out/ (git-ignored) of the world of these arguments."""
     return OUT / (f"world-{influencers}-{brands}-{seed}"
-                  + ("" if months is None else f"-{months}m"))
+                  + ("" if months is None else f"-{months}m")
+                  + ("" if story == "default" else f"-{story}"))
 
 
-def ensure_world(influencers: int, brands: int, seed: int = 7, months: int | None = None) -> Path:
+def ensure_world(influencers: int, brands: int, seed: int = 7, months: int | None = None,
+                 story: str = "default") -> Path:
     """The world of these arguments (months None: the generator's default), generated into
-    `world_dir` if its posts.parquet is missing. The same arguments give the same bytes, so
-    every benchmark shares one folder per world."""
-    folder = world_dir(influencers, brands, seed, months)
-    if not (folder / "posts.parquet").exists():
+    `world_dir` if its posts.parquet or truth_catalogue.parquet is missing. The same
+    arguments give the same bytes, so every benchmark shares one folder per world."""
+    folder = world_dir(influencers, brands, seed, months, story)
+    if not all((folder / f).exists() for f in ("posts.parquet", "truth_catalogue.parquet")):
         from recommender.world import generate_world
 
         logging.info("generating %s", folder)
         generate_world(folder, n_influencers=influencers, n_brands=brands, seed=seed,
-                       **({} if months is None else {"months": months}))
+                       story=story, **({} if months is None else {"months": months}))
     return folder
 
 

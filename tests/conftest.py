@@ -222,9 +222,10 @@ def trained_world(small_world_dir: Path, tmp_path_factory: pytest.TempPathFactor
 
 
 # ----------------------------------------------------------------------------- batch scoring
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def compiled_model_cache(tmp_path_factory: pytest.TempPathFactory):
-    """Compiled models (lleaves) cached in a temporary folder for the session, not in ~."""
+    """Compiled models (lleaves) cached in a temporary folder for the session, not in ~ (for
+    every test: the ranker compiles its trees when it loads)."""
     folder = tmp_path_factory.mktemp("compiled")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RECOMMENDER_CACHE", str(folder))

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recommender.batch import score_all_brands, score_pairs
+from recommender.batch import score_pairs
 from recommender.distributed import ROUNDS_FROM_LOCAL_FIT, ROUNDS_FROM_PARAMS, rounds_for
+from recommender.nightly import score_all_brands
 from recommender.train import run_training
 
 pytestmark = pytest.mark.slow

@@ -182,3 +182,21 @@ def test_platt_calibration_is_monotone_sigmoid():
 
 def test_choose_calibration_falls_back_to_platt_with_few_labels():
     assert choose_calibration(np.array([0.1, 0.2, 0.3, 0.9]), np.array([0, 0, 0, 1.0])) == "platt"
+
+
+def test_monotone_constraints_by_feature_name_hold_against_the_data(data):
+    # x1 raises conversion in the data; constrained to fall, the fitted curve can only fall
+    # (flat at best), whatever the other columns
+    model = ConversionModel(params={"learning_rate": 0.1, "num_leaves": 7,
+                                    "monotone_constraints": {"x1": -1, "not_a_feature": 1}},
+                            num_boost_round=60, early_stopping_rounds=15, num_threads=1)
+    model.fit(*data["train"], *data["valid"])
+    assert model.params_["monotone_constraints"] == [-1, 0, 0, 0]
+    X = data["test"][0]
+    grid = np.linspace(-3, 3, 25)
+    for i in range(0, len(X), 40):
+        rows = pd.concat([X.iloc[[i]]] * len(grid), ignore_index=True).assign(x1=grid)
+        assert np.all(np.diff(model.predict_raw(rows)) <= 1e-12)
+    free = _fit(data)
+    assert metrics.auc(data["test"][1], free.predict_raw(X)) > metrics.auc(
+        data["test"][1], model.predict_raw(X)) + 0.1

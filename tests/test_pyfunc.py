@@ -93,7 +93,23 @@ def test_recommend_command_prints_a_table_csv_and_json(store, monkeypatch):
     assert frame["price_per_post"].sum() <= 900 and "unpriced_left_out" in frame
 
 
+def test_recommend_like_ranks_lookalikes_and_says_when_by_similarity_alone(store,
+                                                                            monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store["tracking_uri"])
+    runner = CliRunner()
+    alone = runner.invoke(app, ["recommend", "--like", "i003", "--top-n", "3"],
+                          terminal_width=250)
+    assert alone.exit_code == 0, alone.output
+    assert "Influencers like the seeds" in alone.output and "no brand given" in alone.output
+    rows = json.loads(runner.invoke(app, ["recommend", "--brand", "b01", "--like", "i003",
+                                          "--like", "i004", "--format", "json"]).stdout)
+    assert len(rows) == 10 and {"i003", "i004"}.isdisjoint(r["influencer_id"] for r in rows)
+    assert all(r["reasons"][0].startswith("like the 2 seeds") and r["score"] > 0
+               for r in rows)
+
+
 @pytest.mark.parametrize("args, words", [
+    (["--like", "nobody"], ["like = 'nobody'", "not an influencer"]),
     (["--brand", "nope"], ["brand_id", "'nope'"]),
     (["--brand", "b01", "--platform", "myspace"], ["platform", "'myspace'"]),
     (["--brand", "b01", "--top-n", "0"], ["top_n = 0"]),
@@ -101,6 +117,8 @@ def test_recommend_command_prints_a_table_csv_and_json(store, monkeypatch):
      ["min_followers = 9000"]),
     (["--category", "food", "--target-age", "young"], ["--target-age", "'young'"]),
     (["--brand", "b01", "--format", "xml"], ["--format", "'xml'"]),
+    (["--brand", "b01", "--as-of", "2099-01-01"], ["as_of", "'2099-01-01'", "30 days",
+                                                    "refresh"]),
 ])
 def test_recommend_command_exits_non_zero_naming_the_bad_value(store, monkeypatch, args, words):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store["tracking_uri"])
@@ -166,3 +184,64 @@ def test_serve_refuses_a_model_that_does_not_exist(store, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store["tracking_uri"])
     result = CliRunner().invoke(app, ["serve", "--model", "models:/no-such-model@champion"])
     assert result.exit_code == 2 and "no-such-model" in result.output
+
+
+def _champion_of(ranker_parts, tmp_path, monkeypatch):
+    """A fresh SQLite store (current directory tmp_path) holding the tiny ranker as
+    influencer-ranker@champion (version 1)."""
+    import mlflow
+
+    from recommender.pyfunc import log_ranker
+    from recommender.registry import Decision, register_model
+
+    monkeypatch.chdir(tmp_path)
+    mlflow.set_experiment("influencer-conversion")
+    with mlflow.start_run():
+        info = log_ranker(ranker_parts["model"], ranker_parts["ds"])
+    register_model(info.model_uri, REGISTERED_MODEL_NAME, Decision("champion", "test"))
+    return mlflow.MlflowClient()
+
+
+def test_refresh_onto_data_where_the_booster_shows_no_signal_keeps_the_champion(
+        ranker_parts, tmp_path, monkeypatch):
+    import shutil
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    broken = tmp_path / "shuffled"
+    shutil.copytree(ranker_parts["data_dir"], broken)
+    (broken / "truth.parquet").unlink(missing_ok=True)
+    collabs = pd.read_parquet(broken / "collaborations.parquet")
+    collabs["conversions"] = np.random.default_rng(0).permutation(collabs["conversions"])
+    collabs.to_parquet(broken / "collaborations.parquet", index=False)
+    with mlflow_store(uri):
+        client = _champion_of(ranker_parts, tmp_path, monkeypatch)
+        result = CliRunner().invoke(app, ["refresh", "--data", str(broken)])
+        assert result.exit_code == 0, result.output
+        champion = client.get_model_version_by_alias(REGISTERED_MODEL_NAME, "champion")
+        assert str(champion.version) == "1"
+        refreshed = client.get_model_version_by_alias(REGISTERED_MODEL_NAME, "challenger")
+        assert "not made champion" in refreshed.tags["gate_reason"]
+        run = client.get_run(refreshed.run_id)
+        assert "refresh_first_stage_recall_at_10" in run.data.metrics
+        assert "refresh_auc" in run.data.metrics
+
+
+def test_refresh_without_outcomes_to_re_evaluate_on_is_refused_unless_allowed(
+        ranker_parts, tmp_path, monkeypatch):
+    import shutil
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    bare = tmp_path / "bare"
+    shutil.copytree(ranker_parts["data_dir"], bare)
+    (bare / "collaborations.parquet").unlink()
+    with mlflow_store(uri):
+        client = _champion_of(ranker_parts, tmp_path, monkeypatch)
+        refused = CliRunner().invoke(app, ["refresh", "--data", str(bare)])
+        assert refused.exit_code == 2 and "--allow-unevaluated" in refused.output
+        assert len(client.search_model_versions(f"name = '{REGISTERED_MODEL_NAME}'")) == 1
+        allowed = CliRunner().invoke(app, ["refresh", "--data", str(bare),
+                                           "--allow-unevaluated"])
+        assert allowed.exit_code == 0, allowed.output
+        assert "version 2 as champion" in " ".join(allowed.output.split())

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recommender.budget import select_within_budget
 from recommender.errors import UserError
 from recommender.explain import phrase, reasons
 from recommender.features import build_features, pair_features
@@ -46,7 +45,7 @@ def test_scores_equal_the_models_batch_scores_of_the_same_pairs(ranker, ranker_p
     pairs = pd.DataFrame({"brand_id": brand, "influencer_id": out["influencer_id"],
                           "as_of": ds.latest_timestamp})
     expected = model.predict_proba(build_features(ds, pairs)[model.features_])
-    np.testing.assert_allclose(out["score"].to_numpy(), expected, rtol=1e-12)
+    np.testing.assert_array_equal(out["score"].to_numpy(), expected)  # bit for bit
     assert list(out["rank"]) == list(range(1, 9))
     assert (np.diff(out["score"].to_numpy()) <= 0).all()
     assert list(out.columns) == OUTPUT_COLUMNS
@@ -101,6 +100,26 @@ def test_first_stage_pair_values_equal_the_pair_features(ranker, ranker_parts):
                                        equal_nan=True, err_msg=name)
 
 
+def test_pre_encoded_rows_equal_the_encoded_pair_features_bit_for_bit(ranker, ranker_parts):
+    ds, model = ranker_parts["ds"], ranker_parts["model"]
+    rows = np.arange(1, len(ds.influencers), 2)
+    with_history = ds.collaborations["brand_id"].value_counts().index[0]  # pair history too
+    for brief in (ranker_parts_brief(ranker, brand_id=with_history),
+                  ranker_parts_brief(ranker, category="beauty", brand_country="US",
+                                     target_age={"18-24": 0.7, "25-34": 0.3})):
+        profile = ranker.brand_profile(brief)
+        side = ranker.side.take(rows).reset_index(drop=True)
+        pairs = pd.DataFrame({"brand_id": profile["brand_id"].iloc[0],
+                              "influencer_id": side["influencer_id"], "as_of": ranker.as_of})
+        exact = model.feature_matrix(pair_features(side, profile, ranker.context, pairs))
+        fast = ranker.encoded.rows(rows, ranker.brand_side(brief))
+        np.testing.assert_array_equal(fast, exact)
+    assert np.nansum(exact[:, model.features_.index("pair_collab_count")]) == 0  # inline
+    known = ranker.encoded.rows(rows, ranker.brand_side(ranker_parts_brief(
+        ranker, brand_id=with_history)))
+    assert np.nansum(known[:, model.features_.index("pair_collab_count")]) > 0
+
+
 def ranker_parts_brief(ranker: Ranker, **fields):
     from recommender.briefs import parse_briefs
 
@@ -144,11 +163,12 @@ def test_later_as_of_advances_time_since_features_and_is_reported(ranker, ranker
     brand = ranker_parts["ds"].brands["brand_id"].iloc[1]
     brief = ranker_parts_brief(ranker, brand_id=brand)
     rows = ranker.candidates(brief)[:5]
-    profile = ranker.brand_profile(brief)
-    now = ranker._features(rows, profile, ranker.as_of)
-    later = ranker._features(rows, profile, ranker.as_of + pd.Timedelta(days=10))
-    np.testing.assert_allclose(later["days_since_last_post"], now["days_since_last_post"] + 10)
-    assert later["er_mean_30d"].equals(now["er_mean_30d"])
+    side = ranker.brand_side(brief)
+    now, later = ranker.encoded.rows(rows, side), ranker.encoded.rows(rows, side, 10.0)
+    col = ranker.encoded.position
+    np.testing.assert_allclose(later[:, col["days_since_last_post"]],
+                               now[:, col["days_since_last_post"]] + 10)
+    np.testing.assert_array_equal(later[:, col["er_mean_30d"]], now[:, col["er_mean_30d"]])
     when = (ranker.as_of + pd.Timedelta(days=10)).isoformat()
     out = ranker.recommend(_brief(brand_id=brand), top_n=2, as_of=when)
     assert set(out["as_of"]) == {when} and set(out["snapshot_as_of"]) == {
@@ -156,6 +176,19 @@ def test_later_as_of_advances_time_since_features_and_is_reported(ranker, ranker
 
 
 # ----------------------------------------------------------------------------- bad requests
+def test_as_of_is_answered_up_to_the_horizon_after_the_data_and_refused_past_it(ranker):
+    from recommender.config import AS_OF_HORIZON_DAYS
+
+    edge = ranker.as_of + pd.Timedelta(days=AS_OF_HORIZON_DAYS)
+    out = ranker.recommend(_brief(brand_id="b00"), top_n=1, as_of=edge.isoformat())
+    assert list(out["as_of"]) == [edge.isoformat()]
+    late = (edge + pd.Timedelta(seconds=1)).isoformat()
+    with pytest.raises(UserError) as info:
+        ranker.recommend(_brief(brand_id="b00"), top_n=1, as_of=late)
+    assert ranker.as_of.isoformat() in str(info.value)  # names the data's end
+    assert edge.isoformat() in str(info.value)  # and the latest instant it answers
+
+
 @pytest.mark.parametrize("fields, params, words", [
     ({"brand_id": "nope"}, {}, ["brand_id", "'nope'", "category"]),
     ({}, {}, ["brand_id is required"]),
@@ -183,6 +216,8 @@ def test_later_as_of_advances_time_since_features_and_is_reported(ranker, ranker
     ({"brand_id": "b00"}, {"budget": 0}, ["budget = 0"]),
     ({"brand_id": "b00"}, {"as_of": "yesterday"}, ["as_of", "'yesterday'"]),
     ({"brand_id": "b00"}, {"as_of": "2001-01-01"}, ["as_of", "before the model's snapshot"]),
+    ({"brand_id": "b00"}, {"as_of": "2099-01-01"}, ["as_of", "'2099-01-01'", "30 days",
+                                                    "end of the model's data"]),
 ])
 def test_bad_brief_or_parameter_names_the_field_and_value(ranker, fields, params, words):
     with pytest.raises(UserError) as info:
@@ -237,26 +272,6 @@ def test_each_recommendation_has_three_reasons_in_words(ranker):
 
 
 # ----------------------------------------------------------------------------- budget
-def test_budget_selection_maximises_expected_conversions_per_dollar():
-    aud = [np.full((3, 2), np.nan)]
-    sel = select_within_budget(np.array([0.5, 0.4, 0.4]), np.array([100.0, 50.0, 50.0]),
-                               100.0, 10, aud, np.array([0, 1, 2]))
-    assert sorted(sel.chosen) == [1, 2]
-    assert sel.total_price == 100.0 and sel.expected_conversions == pytest.approx(0.8)
-    sel = select_within_budget(np.array([0.5, 0.1]), np.array([100.0, 1.0]), 100.0, 10,
-                               [np.full((2, 2), np.nan)], np.array([0, 1]))
-    # value per dollar alone would take 0.1 for $1, then nothing fits; value takes 0.5
-    assert list(sel.chosen) == [0]
-
-
-def test_budget_selection_prefers_audiences_that_overlap_little():
-    same = np.array([[0.5, 0.5], [0.5, 0.5], [0.5, 0.5]])
-    platform = np.array([0, 0, 1])
-    sel = select_within_budget(np.array([0.5, 0.45, 0.4]), np.array([10.0, 10.0, 10.0]), 20.0,
-                               10, [same], platform)
-    assert sorted(sel.chosen) == [0, 2]  # 1 reaches 0's people: 0.45 * 0.5 < 0.4
-
-
 def test_budget_mode_stays_within_budget_and_counts_unpriced(ranker, ranker_parts):
     inf = ranker_parts["ds"].influencers
     out = ranker.recommend(_brief(brand_id="b01"), top_n=20, budget=1500)

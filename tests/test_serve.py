@@ -33,6 +33,8 @@ BAD = [
      ["min_followers", "'7'"]),
     ({"dataframe_records": [{"brand_id": "b01", "max_followers": True}]},
      ["max_followers", "True"]),
+    ({"dataframe_records": [{"brand_id": "b01"}], "params": {"as_of": "2099-01-01"}},
+     ["as_of", "'2099-01-01'", "end of the model's data"]),
     (b"{not json", ["valid JSON"]),
     ({"records": [{"brand_id": "b01"}]}, ["dataframe_records"]),
     ({"dataframe_records": "b01"}, ["list of records"]),

@@ -56,6 +56,25 @@ def test_model_beats_every_baseline_and_is_calibrated(trained_world):
     assert 0.0 < m["oracle_lift_share"] <= 1.05
 
 
+def test_run_scores_the_catalogue_truth_of_a_generated_world(trained_world):
+    client = use_store(trained_world)
+    logged = client.get_run(trained_world["run_id"]).data.metrics
+    for k in (10, 50):
+        model, random = logged[f"catalogue_ndcg_at_{k}"], logged[
+            f"catalogue_baseline_random_ndcg_at_{k}"]
+        assert 0.0 < random < model <= 1.0
+        assert f"catalogue_baseline_heuristic_ndcg_at_{k}" in logged
+        regret = logged[f"catalogue_regret_at_{k}"]
+        assert 0.0 <= regret < logged[f"catalogue_baseline_random_regret_at_{k}"]
+    # the same figure from the catalogue's own pieces: every micro-influencer, gains p_true
+    from recommender.catalogue import catalogue_features, catalogue_ndcg, read_catalogue_truth
+
+    data = prepare(trained_world["data_dir"])
+    truth = read_catalogue_truth(trained_world["data_dir"])
+    score = trained_world["result"].model.predict_proba(catalogue_features(data.ds, truth))
+    assert abs(catalogue_ndcg(truth, score, 10) - logged["catalogue_ndcg_at_10"]) < 0.02
+
+
 def test_second_train_on_same_data_gives_identical_metrics(trained_world):
     use_store(trained_world)
     again = run_training(trained_world["data_dir"], experiment="test-train", seed=3,
@@ -131,3 +150,33 @@ def test_a_feature_schema_change_is_never_promoted_automatically(trained_world):
     assert decision.alias == "challenger"
     assert "feature schema changed (added ['pair_conversion_rate'])" in decision.reason
     assert "never promoted automatically" in decision.reason
+
+
+def test_runs_and_versions_record_code_data_and_features_and_models_lists_them(
+        trained_world, monkeypatch):
+    import subprocess
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from recommender.cli import app
+
+    client = use_store(trained_world)
+    run = client.get_run(trained_world["run_id"])
+    version = client.get_model_version(trained_world["model_name"],
+                                       trained_world["result"].version)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                          cwd=Path(__file__).parent, check=True).stdout.strip()
+    model = trained_world["result"].model
+    for tags in (run.data.tags, version.tags):
+        assert tags["git_commit"] == head
+        assert tags["git_dirty"] in ("true", "false")
+        assert tags["package_version"] == "0.1.0"
+        assert tags["data_digest"] == run.data.params["data_digest"]
+        assert tags["features"].split(",") == model.features_
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", trained_world["tracking_uri"])
+    listed = CliRunner().invoke(app, ["models", "--model-name", trained_world["model_name"]],
+                                terminal_width=250)
+    assert listed.exit_code == 0, listed.output
+    line = next(x for x in listed.output.splitlines() if "champion" in x)
+    assert f"{run.data.metrics['auc']:.3f}" in line and head[:10] in line

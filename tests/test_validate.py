@@ -215,7 +215,8 @@ def test_error_names_the_first_offending_ids():
 
 def test_quarantine_keeps_valid_rows_and_cascades_to_children():
     frames = broken("influencers", "followers", "-5")  # influencer 007 is rejected
-    ds = validate_frames(frames, on_invalid="quarantine")
+    # a tiny world: 2 of its 3 posts go with 007, above the share quarantine sets aside alone
+    ds = validate_frames(frames, on_invalid="quarantine", max_quarantined_share=1.0)
     assert ds.influencers["influencer_id"].tolist() == ["i2"]
     # its posts, audience and collaboration now dangle, so they are rejected too, not dropped
     assert ds.posts["post_id"].tolist() == ["p3"]
@@ -274,3 +275,48 @@ def test_cli_validate_quarantine_writes_rejects(tmp_path):
     assert result.exit_code == 0, result.output
     written = pd.read_csv(rejects, dtype=str)
     assert written["id"].tolist() == ["'p1'"] and written["rule"].tolist() == [">= 0"]
+
+
+def test_timestamp_in_the_future_is_refused_and_never_taken_as_now():
+    frames = broken("collaborations", "started_at", "2062-03-01T00:00:00Z")  # c1 mistyped
+    with pytest.raises(ValidationError) as info:
+        validate_frames(frames)
+    (problem,) = info.value.problems
+    assert problem.column == "started_at" and problem.first_ids == ("'c1'",)
+    assert "not in the future" in problem.rule
+    ds = validate_frames(frames, on_invalid="quarantine")
+    assert ds.latest_timestamp == pd.Timestamp("2025-01-05T00:00:00Z")
+    assert ds.rejects["id"].tolist() == ["'c1'"]
+
+
+def test_csv_beside_parquet_of_the_same_table_is_named_in_a_warning(tmp_path):
+    folder = write_world(tiny_frames(), tmp_path / "raw")
+    stale = tiny_frames()["brands"].assign(name=["Old", "Older"])
+    stale.to_parquet(folder / "brands.parquet", index=False)  # wins over brands.csv
+    ds = load_dataset(folder)
+    assert ds.brands["name"].tolist() == ["old", "older"]
+    (warning,) = [w for w in ds.warnings if "brands.csv" in w]
+    assert str(folder / "brands.csv") in warning and str(folder / "brands.parquet") in warning
+    result = CliRunner().invoke(app, ["validate", "--data", str(folder)])
+    assert result.exit_code == 0 and "brands.csv: not read" in " ".join(result.output.split())
+
+
+def test_quarantine_refuses_to_set_aside_a_whole_table(tmp_path):
+    frames = tiny_frames()
+    frames["collaborations"] = frames["collaborations"].assign(
+        started_at=["15/01/2025 08:00", "25/01/2025 00:00"])  # DD/MM: every row misread
+    with pytest.raises(ValidationError) as info:
+        validate_frames(frames, on_invalid="quarantine")
+    (problem,) = info.value.problems
+    assert problem.fatal and problem.table == "collaborations" and problem.column == "started_at"
+    assert "2 of 2 rows" in problem.rule and "an ISO 8601 timestamp" in problem.rule
+    frames = broken("brands", "category", "", row=1)  # 1 of 2 brands: half, allowed
+    assert len(validate_frames(frames, on_invalid="quarantine").brands) == 1
+    frames = broken("influencers", "platform", "myspace")  # 007: 2 of the 3 posts cascade
+    folder = write_world(frames, tmp_path / "raw")
+    result = CliRunner().invoke(app, ["validate", "--data", str(folder), "--on-invalid",
+                                      "quarantine", "--rejects", str(tmp_path / "r.csv")])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "[green]valid" not in text and "\nvalid" not in text
+    assert "posts.csv: column 'influencer_id': quarantine would set aside 2 of 3" in text
+    assert not (tmp_path / "r.csv").exists()

@@ -225,6 +225,7 @@ def test_form_errors_appear_beside_their_fields(client, brand):
     ("country=USA", "country", "'USA'"),
     ("min_followers=50000&max_followers=2000", "min_followers", "50000"),
     ("niche=knitting", "niche", "'knitting'"),
+    ("as_of=2099-01-01", "as_of", "end of the model's data"),
 ])
 def test_errors_of_the_ranker_land_beside_the_field_they_name(client, brand, query, field,
                                                                words):

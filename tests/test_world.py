@@ -21,7 +21,7 @@ PERIOD_END = pd.Timestamp("2026-07-01", tz="UTC")
 def test_writes_every_contract_table_and_the_truth_file(small_world_dir: Path) -> None:
     files = sorted(p.name for p in small_world_dir.iterdir())
     assert files == sorted(f"{name}.parquet" for name in TABLE_NAMES)
-    assert set(TABLE_NAMES) == set(contract.TABLES) | {"truth"}
+    assert set(TABLE_NAMES) == set(contract.TABLES) | {"truth", "truth_catalogue"}
 
 
 @pytest.mark.parametrize("table", sorted(contract.TABLES))

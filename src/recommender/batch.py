@@ -1,4 +1,4 @@
-"""Batch scoring: a pairs file (or every brand x the catalogue) in, calibrated scores out.
+"""Batch scoring: a pairs file in, calibrated scores out (the nightly job: `recommender.nightly`).
 
 The input is read and validated chunk by chunk, every chunk is scored with the features of
 training and the ranker (`build_features`) and the registered model, and the output is
@@ -23,7 +23,6 @@ import pandas as pd
 import pyarrow as pa
 
 from recommender import config
-from recommender.coerce import utc_timestamp
 from recommender.dataset import Dataset
 from recommender.errors import UserError, terminate_as_interrupt
 from recommender.features import build_features, pair_context
@@ -113,13 +112,15 @@ class Scorer:
         raw = self.predictor.predict(self.model.feature_matrix(X), threads)
         return apply_calibration(self.model.calibration_, raw), raw
 
-    def model_columns(self, n: int) -> list[pa.Array]:
-        """The model_name and model_version columns of `n` output rows."""
-        return [pa.repeat(pa.scalar(self.ref.name, pa.string()), n),
-                pa.repeat(pa.scalar(self.ref.version, pa.string()), n)]
 
 
-def _keys(pairs: pd.DataFrame) -> list[pa.Array]:
+def model_columns(ref: ModelRef, n: int) -> list[pa.Array]:
+    """The model_name and model_version columns of `n` output rows."""
+    return [pa.repeat(pa.scalar(ref.name, pa.string()), n),
+            pa.repeat(pa.scalar(ref.version, pa.string()), n)]
+
+
+def key_columns(pairs: pd.DataFrame) -> list[pa.Array]:
     return [pa.array(pairs["brand_id"], pa.string()),
             pa.array(pairs["influencer_id"], pa.string()),
             pa.array(pd.to_datetime(pairs["as_of"], utc=True).astype("datetime64[ns, UTC]"),
@@ -130,42 +131,9 @@ def score_chunk(scorer: Scorer, pairs: pd.DataFrame, num_threads: int | None = N
                 ) -> tuple[pa.Table, str]:
     """One chunk of valid pairs -> (rows of SCORES_SCHEMA, the inference backend used)."""
     p, _ = scorer.predict(pairs, num_threads)
-    columns = [*_keys(pairs), pa.array(p, pa.float64()), *scorer.model_columns(len(pairs))]
+    columns = [*key_columns(pairs), pa.array(p, pa.float64()),
+               *model_columns(scorer.ref, len(pairs))]
     return pa.Table.from_arrays(columns, schema=SCORES_SCHEMA), scorer.predictor.backend
-
-
-@dataclass(frozen=True)
-class BrandBlock:
-    """A chunk of the nightly job: these brands against every candidate, as of one instant."""
-
-    brand_ids: np.ndarray
-    candidates: np.ndarray  # influencer ids, in catalogue order
-    as_of: pd.Timestamp
-    top_k: int
-
-
-def top_k_chunk(scorer: Scorer, block: BrandBlock, num_threads: int | None = None
-                ) -> tuple[pa.Table, str]:
-    """Each brand's best `top_k` candidates (rows of TOP_K_SCHEMA, brand by brand).
-
-    Ties are broken like the ranker: higher calibrated score, then higher raw score, then
-    catalogue order."""
-    n, k = len(block.candidates), min(block.top_k, len(block.candidates))
-    pairs = pd.DataFrame({"brand_id": np.repeat(block.brand_ids, n),
-                          "influencer_id": np.tile(block.candidates, len(block.brand_ids)),
-                          "as_of": block.as_of})
-    p, raw = scorer.predict(pairs, num_threads)
-    shape = (len(block.brand_ids), n)
-    order = np.broadcast_to(np.arange(n), shape)
-    best = np.lexsort((order, -raw.reshape(shape), -p.reshape(shape)), axis=1)[:, :k]
-    chosen = (best + n * np.arange(shape[0])[:, None]).ravel()
-    rows = pairs.iloc[chosen]
-    brand, influencer, as_of = _keys(rows)
-    columns = [brand, pa.array(np.tile(np.arange(1, k + 1, dtype=np.int32),
-                                       len(block.brand_ids))),
-               influencer, pa.array(p[chosen], pa.float64()), as_of,
-               *scorer.model_columns(len(rows))]
-    return pa.Table.from_arrays(columns, schema=TOP_K_SCHEMA), scorer.predictor.backend
 
 
 # --- running chunks and writing them ----------------------------------------------------------
@@ -186,7 +154,7 @@ class ScoreSummary:
     setup_seconds: float  # of which loading the data and the model, indexing the data
 
 
-def _run_chunks(fn: Callable, scorer: Scorer, chunks: Iterable, engine: str,
+def run_chunks(fn: Callable, scorer: Scorer, chunks: Iterable, engine: str,
                 scheduler: str | None, workers: int | None) -> Iterator[tuple[pa.Table, str]]:
     """fn(scorer, chunk) for every chunk, in input order, here or on Dask."""
     if engine == "local":
@@ -206,7 +174,7 @@ def check_engine(engine: str, scheduler: str | None, workers: int | None) -> Non
                         "not both")
 
 
-def _write(out: Path, schema: pa.Schema, tables: Iterable[tuple[pa.Table, str]],
+def write_stream(out: Path, schema: pa.Schema, tables: Iterable[tuple[pa.Table, str]],
            progress: Callable[[int], None], before_rename: Callable[[], None]) -> tuple[int, str]:
     """Stream tables into a temporary Parquet file, renamed onto `out` at the end."""
     import pyarrow.parquet as pq
@@ -224,7 +192,7 @@ def _write(out: Path, schema: pa.Schema, tables: Iterable[tuple[pa.Table, str]],
 
 
 @contextlib.contextmanager
-def _progress(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
     from recommender.progress import progress_enabled
 
     if not progress_enabled():
@@ -267,7 +235,7 @@ def score_pairs(
     """
     check_engine(engine, scheduler, workers)
     start = time.perf_counter()
-    ds = load_dataset(Path(data_dir), on_invalid=on_invalid)
+    ds = load_dataset(data_dir, on_invalid=on_invalid)
     model, ref = resolve_model(model_uri)
     scorer = Scorer(ds, model, ref, backend)
     setup = time.perf_counter() - start
@@ -281,62 +249,10 @@ def score_pairs(
             yield pairs
 
     holder: dict[str, Path | None] = {}
-    with terminate_as_interrupt(), _progress("scoring pairs", total) as advance:
-        tables = _run_chunks(score_chunk, scorer, valid_pairs(), engine, scheduler, workers)
-        rows, used = _write(Path(out_path), SCORES_SCHEMA, tables, advance,
+    with terminate_as_interrupt(), progress_bar("scoring pairs", total) as advance:
+        tables = run_chunks(score_chunk, scorer, valid_pairs(), engine, scheduler, workers)
+        rows, used = write_stream(Path(out_path), SCORES_SCHEMA, tables, advance,
                             lambda: holder.update(path=_write_rejects(out_path, rejects)))
     n_rejected = sum(len(r) for r in rejects)
     return ScoreSummary(Path(out_path), rows, n_rejected, holder.get("path"), ref, used, engine,
-                        time.perf_counter() - start, setup)
-
-
-def catalogue(ds: Dataset, min_followers: int = config.MICRO_MIN_FOLLOWERS,
-              max_followers: int = config.MICRO_MAX_FOLLOWERS) -> np.ndarray:
-    """Influencer ids the nightly job ranks: the ranker's default filter (micro-influencers)."""
-    f = ds.influencers["followers"]
-    return ds.influencers["influencer_id"].to_numpy()[(f >= min_followers) & (f <= max_followers)]
-
-
-def brand_blocks(brand_ids: np.ndarray, candidates: np.ndarray, as_of: pd.Timestamp,
-                 top_k: int, chunk_size: int) -> Iterator[BrandBlock]:
-    """Whole brands per block, about `chunk_size` pairs each (at least one brand)."""
-    per_block = max(1, chunk_size // max(1, len(candidates)))
-    for i in range(0, len(brand_ids), per_block):
-        yield BrandBlock(brand_ids[i:i + per_block], candidates, as_of, top_k)
-
-
-def score_all_brands(
-    out_path: Path,
-    top_k: int = config.DEFAULT_TOP_N,
-    model_uri: str = config.DEFAULT_MODEL_URI,
-    data_dir: Path = config.RAW_DIR,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
-    as_of: pd.Timestamp | str | None = None,
-    engine: str = "local",
-    scheduler: str | None = None,
-    workers: int | None = None,
-    backend: str = "auto",
-) -> ScoreSummary:
-    """The nightly job: for every brand, its `top_k` influencers of the filtered catalogue
-    (brand_id, rank, influencer_id, score, as_of, model_name, model_version)."""
-    check_engine(engine, scheduler, workers)
-    if top_k < 1:
-        raise UserError(f"--top-k must be at least 1, not {top_k}")
-    start = time.perf_counter()
-    ds = load_dataset(Path(data_dir))
-    model, ref = resolve_model(model_uri)
-    scorer = Scorer(ds, model, ref, backend)
-    setup = time.perf_counter() - start
-    when = utc_timestamp(ds.latest_timestamp if as_of is None else as_of)
-    candidates = catalogue(ds)
-    if not len(candidates):
-        raise UserError(f"{data_dir}: no influencer has {config.MICRO_MIN_FOLLOWERS:,} to "
-                        f"{config.MICRO_MAX_FOLLOWERS:,} followers: the catalogue is empty")
-    brands = ds.brands["brand_id"].to_numpy()
-    blocks = brand_blocks(brands, candidates, when, top_k, chunk_size)
-    with terminate_as_interrupt(), _progress("ranking brands", len(brands) * min(
-            top_k, len(candidates))) as advance:
-        tables = _run_chunks(top_k_chunk, scorer, blocks, engine, scheduler, workers)
-        rows, used = _write(Path(out_path), TOP_K_SCHEMA, tables, advance, lambda: None)
-    return ScoreSummary(Path(out_path), rows, 0, None, ref, used, engine,
                         time.perf_counter() - start, setup)

@@ -23,7 +23,8 @@ BRAND_FIELDS = ("brand_id", "category", "brand_country",
                 *(f"target_{d}" for d in DIMENSIONS))
 FILTER_FIELDS = ("platform", "country", "min_followers", "max_followers", "max_price", "niche",
                  "exclude_influencer_ids")
-BRIEF_FIELDS = BRAND_FIELDS + FILTER_FIELDS
+LIKE_FIELD = "like"  # seed influencers of a lookalike brief (recommender.lookalike)
+BRIEF_FIELDS = BRAND_FIELDS + FILTER_FIELDS + (LIKE_FIELD,)
 INLINE_FIELDS = BRAND_FIELDS[1:]
 
 
@@ -44,6 +45,12 @@ class Brief:
     max_price: float | None = None
     niche: str | None = None
     exclude: frozenset[str] = frozenset()
+    like: tuple[str, ...] = ()  # seed influencer ids: rank by likeness to them as well
+
+    @property
+    def branded(self) -> bool:
+        """False for a lookalike brief that names no brand (ranked by similarity alone)."""
+        return self.known or self.category is not None
 
 
 def _missing(v: Any) -> bool:
@@ -89,16 +96,17 @@ def number(name: str, v: Any, *, positive: bool = False, label: Any = None) -> f
     return float(v)
 
 
-def _ids(label: Any, v: Any) -> frozenset[str]:
+def _ids(label: Any, v: Any, name: str = "exclude_influencer_ids") -> tuple[str, ...]:
+    """A list of id strings (one string is a list of one), stripped, first-seen order."""
     if _missing_field(v):
-        return frozenset()
+        return ()
     if not isinstance(v, Iterable):
-        raise _fail(label, "exclude_influencer_ids", v, "must be a list of id strings")
+        raise _fail(label, name, v, "must be a list of id strings")
     items = [v] if isinstance(v, str) else list(v)
-    bad = [x for x in items if not isinstance(x, str)]
+    bad = [x for x in items if not isinstance(x, str) or not x.strip()]
     if bad:
-        raise _fail(label, "exclude_influencer_ids", bad[0], "must be a list of id strings")
-    return frozenset(x.strip() for x in items)
+        raise _fail(label, name, bad[0], "must be a list of id strings")
+    return tuple(dict.fromkeys(x.strip() for x in items))
 
 
 def _targets(label: Any, row: Mapping[str, Any]) -> dict[str, dict[str, float]]:
@@ -132,15 +140,17 @@ def parse_brief(label: Any, row: Mapping[str, Any], brand_ids: pd.Index,
     brand_id = _text(label, "brand_id", row.get("brand_id"))
     category = _text(label, "category", row.get("category"))
     known = brand_id is not None and brand_id in brand_ids
+    like = _ids(label, row.get(LIKE_FIELD), LIKE_FIELD)
     inline = {k: row[k] for k in INLINE_FIELDS if k in row and not _missing_field(row[k])}
     if known and inline:
         raise _fail(label, next(iter(inline)), next(iter(inline.values())),
                     f"brand_id {brand_id!r} is in the data; inline fields describe a brand "
                     "that is not")
-    if not known and category is None:
+    if not known and category is None and not (like and brand_id is None):
         if brand_id is None:
             raise UserError(f"brief {label}: brand_id is required (or category, to describe "
-                            "a brand that is not in the data)")
+                            "a brand that is not in the data, or like, to rank by likeness "
+                            "to seed influencers)")
         raise _fail(label, "brand_id", brand_id, "is not in the data; describe the brand "
                     "inline with category (and optional brand_country, target_age, "
                     "target_gender, target_country)")
@@ -156,7 +166,7 @@ def parse_brief(label: Any, row: Mapping[str, Any], brand_ids: pd.Index,
         raise UserError(f"brief {label}: min_followers = {lo} is above max_followers = {hi}")
     return Brief(
         label=label, brand_id=brand_id, known=known,
-        category=None if known else category.lower(),
+        category=None if known or category is None else category.lower(),
         brand_country=None if known else _country(label, "brand_country",
                                                   row.get("brand_country")),
         targets={} if known else _targets(label, row),
@@ -165,7 +175,7 @@ def parse_brief(label: Any, row: Mapping[str, Any], brand_ids: pd.Index,
         min_followers=lo, max_followers=hi,
         max_price=number("max_price", row.get("max_price"), label=label),
         niche=niche.lower() if niche else None,
-        exclude=_ids(label, row.get("exclude_influencer_ids")),
+        exclude=frozenset(_ids(label, row.get("exclude_influencer_ids"))), like=like,
     )
 
 
@@ -215,7 +225,8 @@ def parse_top_n(v: Any) -> int:
 
 
 def parse_as_of(v: Any, snapshot_as_of: pd.Timestamp) -> pd.Timestamp:
-    """as_of: an ISO timestamp (UTC if it names no zone), not before the snapshot's as_of."""
+    """as_of: an ISO timestamp (UTC if it names no zone), not before the snapshot's as_of
+    (the end of the model's data) and at most `config.AS_OF_HORIZON_DAYS` days after it."""
     if v is None or (isinstance(v, str) and not v.strip()):
         return snapshot_as_of
     try:
@@ -229,4 +240,10 @@ def parse_as_of(v: Any, snapshot_as_of: pd.Timestamp) -> pd.Timestamp:
     if t < snapshot_as_of:
         raise UserError(f"as_of = {v!r}: is before the model's snapshot ({snapshot_as_of}); "
                         "it holds no earlier state (score past pairs in batch instead)")
+    horizon = snapshot_as_of + pd.Timedelta(days=config.AS_OF_HORIZON_DAYS)
+    if t > horizon:
+        raise UserError(f"as_of = {v!r}: is more than {config.AS_OF_HORIZON_DAYS} days after "
+                        f"the end of the model's data ({snapshot_as_of.isoformat()}); the "
+                        f"latest as_of it answers is {horizon.isoformat()} (for later dates "
+                        "refresh the model with newer data: `recommender refresh`)")
     return t

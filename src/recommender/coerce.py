@@ -9,6 +9,9 @@ import pandas as pd
 # Timestamps outside this window are typos (year 20245) rather than data.
 MIN_TIME = pd.Timestamp("1970-01-01", tz="UTC")
 MAX_TIME = pd.Timestamp("2200-01-01", tz="UTC")
+# Data describes what has happened: a time later than the machine's clock by more than this
+# (time zones, clock skew) is a typo (2062 for 2026), never "now" for every pair.
+FUTURE_MARGIN = pd.Timedelta(days=1)
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
 
@@ -83,6 +86,11 @@ def utc_series(s: pd.Series) -> pd.Series:
 def in_time_range(ts: pd.Series) -> pd.Series:
     """True for timestamps in [MIN_TIME, MAX_TIME); False for missing ones."""
     return ts.notna() & (ts >= MIN_TIME) & (ts < MAX_TIME)
+
+
+def latest_allowed(now: pd.Timestamp | None = None) -> pd.Timestamp:
+    """The latest instant a data table may hold: the machine's clock plus FUTURE_MARGIN."""
+    return (utc_timestamp(now) if now is not None else pd.Timestamp.now(tz="UTC")) + FUTURE_MARGIN
 
 
 def to_timestamp(s: pd.Series) -> tuple[pd.Series, pd.Series]:

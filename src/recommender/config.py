@@ -32,6 +32,10 @@ MICRO_MAX_FOLLOWERS = 100_000
 DEFAULT_TOP_N = 10
 MAX_TOP_N = 1_000
 MAX_BRIEFS_PER_REQUEST = 100
+# How far past the end of its data (the snapshot's as_of) a brief may rank: the snapshot is
+# carried forward (time since the last post grows), its windowed rates are not slid, and past
+# the shortest window (30 days) none of what they describe is recent: refresh instead.
+AS_OF_HORIZON_DAYS = 30
 
 # Serving
 DEFAULT_HOST = "127.0.0.1"

@@ -70,7 +70,7 @@ class Dataset:
     files: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     rejects: pd.DataFrame = field(default_factory=empty_rejects)
-    source: Path | None = None
+    source: str | Path | None = None  # the data folder, or its fsspec URL
 
     def table(self, name: str) -> pd.DataFrame:
         return getattr(self, name)

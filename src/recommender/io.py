@@ -1,4 +1,5 @@
-"""Reading contract tables from CSV or Parquet, and atomic writes (temp file + rename)."""
+"""Reading contract tables (a CSV file, a Parquet file or a folder of Parquet files, local or
+at an fsspec URL), and atomic writes (temp file + rename)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ logger = logging.getLogger(__name__)
 class ReadError(ValueError):
     """A table file that cannot be read at all (encoding, delimiter, corrupt Parquet)."""
 
-    def __init__(self, path: Path, reason: str) -> None:
-        self.path, self.reason = Path(path), reason
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path, self.reason = location(path), reason
         super().__init__(f"{path}: {reason}")
 
 
@@ -30,17 +31,96 @@ CSV_OPTIONS = {"dtype": str, "keep_default_na": False, "na_values": [""],
                "encoding": "utf-8-sig", "skipinitialspace": False}
 
 
-def find_table_file(data_dir: Path, name: str) -> Path | None:
-    """The file holding table `name` in `data_dir`: Parquet wins over CSV; None if absent."""
-    for suffix in (".parquet", ".csv"):
-        path = Path(data_dir) / f"{name}{suffix}"
-        if path.is_file():
-            return path
-    return None
+URL_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+PARQUET_PART = "part-{:05d}.parquet"  # how this project names the files of a Parquet folder
 
 
-def read_raw(path: Path) -> pd.DataFrame:
-    """Read a table file as written: CSV cells as strings (missing = NA), Parquet as stored."""
+def is_url(location: str | Path) -> bool:
+    """True for an fsspec URL such as s3://bucket/data or file:///srv/data."""
+    return isinstance(location, str) and bool(URL_PATTERN.match(location))
+
+
+def location(value: str | Path) -> str | Path:
+    """A data folder as given: an fsspec URL stays a string (Path would fold its '//'), any
+    other value becomes a Path."""
+    return value if is_url(value) else Path(value)
+
+
+def join(base: str | Path, name: str) -> str | Path:
+    """`base`/`name` for a local folder or a URL."""
+    return f"{str(base).rstrip('/')}/{name}" if is_url(base) else Path(base) / name
+
+
+def filesystem(path: str | Path):
+    """(fsspec filesystem, path on it) of a URL or local path; a clear error when the URL's
+    protocol needs a package that is not installed (s3fs for s3://, gcsfs for gs://)."""
+    import fsspec
+
+    try:
+        return fsspec.core.url_to_fs(str(path))
+    except (ImportError, ValueError) as exc:
+        raise ReadError(Path(str(path)) if not is_url(path) else path, str(exc)) from exc
+
+
+def table_files(data_dir: str | Path, name: str) -> list[str | Path]:
+    """Every form of table `name` present in `data_dir`, the one read first: a folder `name/`
+    of Parquet files, `name.parquet`, `name.csv`. `data_dir` may be an fsspec URL."""
+    forms = ((name, True), (f"{name}.parquet", False), (f"{name}.csv", False))
+    if not is_url(data_dir):
+        found = [Path(data_dir) / c for c, _ in forms]
+        return [c for c, (_, folder) in zip(found, forms, strict=True)
+                if (c.is_dir() if folder else c.is_file())]
+    fs, root = filesystem(data_dir)
+    present = []
+    for candidate, folder in forms:
+        at = f"{root.rstrip('/')}/{candidate}"
+        if fs.isdir(at) if folder else fs.isfile(at):
+            present.append(join(data_dir, candidate))
+    return present
+
+
+def find_table_file(data_dir: str | Path, name: str) -> str | Path | None:
+    """Where table `name` is read from in `data_dir` (table_files' first), None if absent."""
+    present = table_files(data_dir, name)
+    return present[0] if present else None
+
+
+def is_folder(path: str | Path) -> bool:
+    """True when `path` (local or URL) is a folder: a Parquet dataset."""
+    if not is_url(path):
+        return Path(path).is_dir()
+    fs, at = filesystem(path)
+    return fs.isdir(at)
+
+
+def folder_exists(path: str | Path) -> bool:
+    """is_folder, False where the location cannot be reached at all."""
+    try:
+        return is_folder(path)
+    except (ReadError, OSError):
+        return False
+
+
+def parquet_parts(path: str | Path) -> list[str]:
+    """The data files of a Parquet folder, in name order: files ending .parquet (or without a
+    suffix, as some writers name them), skipping hidden and `_` files (_SUCCESS, _metadata,
+    .crc) the way Spark, Dask and pyarrow do. Raises ReadError when there is none."""
+    fs, at = filesystem(path)
+    at = at.rstrip("/")
+    files = sorted(f for f in fs.find(at) if not any(
+        piece.startswith((".", "_")) for piece in f[len(at) + 1:].split("/")))
+    parts = [f for f in files if f.endswith(".parquet") or "." not in f.rsplit("/", 1)[-1]]
+    if not parts:
+        raise ReadError(path, "the folder holds no Parquet file (a table folder holds "
+                        "part-00000.parquet, part-00001.parquet, ...)")
+    return parts
+
+
+def read_raw(path: str | Path) -> pd.DataFrame:
+    """Read a table as written: CSV cells as strings (missing = NA), Parquet as stored; a
+    folder (local or URL) is a Parquet dataset whose parts are read in name order."""
+    if is_url(path) or Path(path).is_dir():
+        return read_parquet_folder(path)
     path = Path(path)
     with read_errors(path):
         if path.suffix == ".parquet":
@@ -49,8 +129,29 @@ def read_raw(path: Path) -> pd.DataFrame:
         return df.set_axis(header_as_written(df.columns, path), axis=1)
 
 
+def read_parquet_folder(path: str | Path) -> pd.DataFrame:
+    """Every part of a Parquet folder (or a single Parquet file at a URL) as one frame; the
+    keys of hive-style sub-folders (`posts/platform=tiktok/...`) become columns."""
+    import pyarrow as pa
+    import pyarrow.dataset as pds
+    import pyarrow.parquet as pq
+
+    fs, at = filesystem(path)
+    if not is_folder(path):
+        with read_errors(path), fs.open(at, "rb") as fh:
+            return pq.read_table(fh).to_pandas()
+    at = at.rstrip("/")
+    tables = []
+    for part in parquet_parts(path):
+        with read_errors(fs.unstrip_protocol(part) if is_url(path) else Path(part)):
+            tables.append(pds.dataset([part], filesystem=fs, format="parquet",
+                                      partitioning="hive", partition_base_dir=at).to_table())
+    with read_errors(path):
+        return pa.concat_tables(tables, promote_options="permissive").to_pandas()
+
+
 @contextlib.contextmanager
-def read_errors(path: Path) -> Iterator[None]:
+def read_errors(path: str | Path) -> Iterator[None]:
     """Turn pandas' errors while reading `path` into a ReadError naming the file and why."""
     try:
         yield
@@ -59,6 +160,8 @@ def read_errors(path: Path) -> Iterator[None]:
     except UnicodeDecodeError as exc:
         raise ReadError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start}); save it as "
                         "UTF-8 CSV") from exc
+    except ImportError as exc:
+        raise ReadError(path, f"cannot be read: {exc}") from exc
     except (pd.errors.ParserError, ValueError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ReadError(path, f"cannot be read as a table: {first}") from exc

@@ -135,7 +135,9 @@ class ConversionModel:
     Parameters are stored as given; all work happens in `fit`. Fitted attributes end with `_`.
     `categorical_features=None` takes every non-numeric, non-boolean column as categorical.
     `num_threads=None` trains on one thread below SMALL_TRAINING_SET rows, else on every core
-    (the number used is recorded in `params_`).
+    (the number used is recorded in `params_`). The parameter monotone_constraints may map
+    feature names to +1 / -1 (features not named, and names not among the features, are
+    unconstrained).
     """
 
     def __init__(
@@ -210,6 +212,10 @@ class ConversionModel:
         self.params_ = {
             **DEFAULT_PARAMS, **(self.params or {}), "seed": self.seed, "num_threads": threads,
         }
+        monotone = self.params_.get("monotone_constraints")
+        if isinstance(monotone, Mapping):  # {feature: +1 / -1}: LightGBM wants one per column
+            self.params_["monotone_constraints"] = [int(monotone.get(f, 0))
+                                                    for f in self.features_]
         return y_tr, y_va
 
     def _finish(self, booster, n_trees: int, X_valid: pd.DataFrame, y_valid: np.ndarray
@@ -243,15 +249,18 @@ class ConversionModel:
 
     # --- encoding and prediction ----------------------------------------------------------
 
-    def feature_matrix(self, X: pd.DataFrame) -> np.ndarray:
+    def feature_matrix(self, X: pd.DataFrame, columns: list[str] | None = None) -> np.ndarray:
         """The float matrix the booster reads: `features_` order; categoricals as codes of the
         TRAINING categories (unseen or missing values become NaN, which LightGBM treats as
-        missing). Encode once to both score and explain the same rows (`*_of_matrix`)."""
-        missing = [c for c in self.features_ if c not in X.columns]
+        missing). Encode once to both score and explain the same rows (`*_of_matrix`).
+        `columns` (some of `features_`): only those, in that order (the ranker encodes the
+        influencer side once and a brief's brand side apart)."""
+        columns = self.features_ if columns is None else columns
+        missing = [c for c in columns if c not in X.columns]
         if missing:
             raise UserError(f"the frame lacks feature column(s) {missing}")
-        out = np.empty((len(X), len(self.features_)), dtype=np.float64)
-        for j, col in enumerate(self.features_):
+        out = np.empty((len(X), len(columns)), dtype=np.float64)
+        for j, col in enumerate(columns):
             if col in self.categories_:
                 # Index.get_indexer rather than pd.Categorical(values, categories=...): the
                 # latter is deprecated for values outside the categories (pandas 3). Only the

@@ -11,7 +11,10 @@ LightGBM on one thread: on small inputs OpenMP start-up costs more than it saves
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -22,31 +25,37 @@ from recommender import config
 from recommender.briefs import Brief, number, parse_as_of, parse_briefs, parse_top_n
 from recommender.budget import select_within_budget
 from recommender.contract import DIMENSIONS
+from recommender.encoded import BrandSide, EncodedCatalogue
 from recommender.errors import UserError
 from recommender.explain import reasons
-from recommender.features import brand_profiles, inline_brand_profile, pair_context, pair_features
+from recommender.features import brand_profiles, inline_brand_profile, pair_context
 from recommender.features.audience import AUDIENCE_PREFIX, segment_columns
 from recommender.first_stage import FirstStage
+from recommender.inference import CHECK_ROWS, TreePredictor
 from recommender.model import ConversionModel, apply_calibration
 from recommender.snapshot import Snapshot, load_snapshot
 
 logger = logging.getLogger(__name__)
 
 SHORTLIST_SIZE = 1_000
+BRAND_CACHE_SIZE = 4_096  # encoded brand sides kept (known brands, inline descriptions)
 ONLINE_THREADS = 1
-RECENCY_FEATURES = ("days_since_last_post", "days_since_last_collab")
 CATEGORICAL_SIDE = ("platform", "niche", "influencer_country")
 OUTPUT_COLUMNS = ["brief", "brand_id", "rank", "influencer_id", "score", "platform", "niche",
                   "country", "followers", "engagement_rate_90d", "audience_match",
                   "price_per_post", "reasons", "as_of", "snapshot_as_of"]
 BUDGET_COLUMNS = ["budget", "total_price", "expected_conversions", "unpriced_left_out"]
+LOOKALIKE_COLUMNS = ["similarity", "lookalike_score", "ranked_by"]
 
 
 class Ranker:
     """Ranks the influencers of one snapshot for briefs, with one conversion model."""
 
     def __init__(self, model: ConversionModel, snapshot: Snapshot | Path | str,
-                 shortlist_size: int = SHORTLIST_SIZE) -> None:
+                 shortlist_size: int = SHORTLIST_SIZE, inference: str = "auto") -> None:
+        """`inference`: how the shortlist is scored, "auto" (compiled with lleaves where
+        installed and exact, see `recommender.inference`), "lleaves" or "lightgbm"; the
+        returned rows are always scored by Booster.predict itself."""
         snap = snapshot if isinstance(snapshot, Snapshot) else load_snapshot(snapshot)
         self.model, self.snapshot, self.shortlist_size = model, snap, shortlist_size
         ds = snap.ds
@@ -60,6 +69,7 @@ class Ranker:
         self.price = inf["price_per_post"].to_numpy(np.float64)
         self.country = inf["country"].to_numpy(dtype=object)
         self.codes = {c: pd.factorize(inf[c]) for c in ("platform", "niche", "country")}
+        self._code_of = {c: {v: i for i, v in enumerate(u)} for c, (_, u) in self.codes.items()}
         self.niches = pd.Index(self.codes["niche"][1])
         self.brands = brand_profiles(ds, pd.DataFrame({"brand_id": ds.brands["brand_id"],
                                                        "as_of": snap.as_of}), self.context)
@@ -71,10 +81,30 @@ class Ranker:
         self.first_stage = FirstStage(snap.shortlist, side, self.context)
         # first requests for known brands, and for inline ones of their categories, pay no set-up
         self.first_stage.warm(pd.concat([self.brands, self.brands.assign(brand_country=None)]))
+        self.encoded = EncodedCatalogue(model, side, self.context, self.first_stage, snap.as_of)
+        self.trees = TreePredictor(model.booster_, inference)
+        self._brand_sides: OrderedDict[Any, BrandSide] = OrderedDict()
+        self._brand_lock = threading.Lock()
         self.audiences = [
             side[cols].to_numpy(np.float64) for cols in (
                 list(segment_columns(side.columns, AUDIENCE_PREFIX, d).values())
                 for d in DIMENSIONS) if cols]
+        self._warm_trees()
+
+    def _warm_trees(self) -> None:
+        """Compile (or load the compiled) trees now and check them on real pairs, so that no
+        request pays for it."""
+        if len(self.ids) and len(self.brands):
+            brief = Brief(label=0, brand_id=str(self.brand_index[0]), known=True)
+            rows = np.arange(min(len(self.ids), CHECK_ROWS))
+            self.trees.predict(self.encoded.rows(rows, self.brand_side(brief)), ONLINE_THREADS)
+
+    @cached_property
+    def lookalikes(self):
+        """The catalogue's lookalike index (recommender.lookalike), built on first use."""
+        from recommender.lookalike import LookalikeIndex, build_profiles
+
+        return LookalikeIndex(build_profiles(self.side, self.followers))
 
     @property
     def as_of(self) -> pd.Timestamp:
@@ -97,7 +127,8 @@ class Ranker:
         cash = number("budget", budget, positive=True)
         parsed = parse_briefs(briefs, self.brand_index, self.niches)
         frames = [self._one(b, n, when, cash, exhaustive) for b in parsed]
-        columns = OUTPUT_COLUMNS + (BUDGET_COLUMNS if cash is not None else [])
+        columns = (OUTPUT_COLUMNS + (BUDGET_COLUMNS if cash is not None else [])
+                   + (LOOKALIKE_COLUMNS if any(b.like for b in parsed) else []))
         frames = [f for f in frames if len(f)]
         if not frames:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
@@ -112,8 +143,7 @@ class Ranker:
         for col, value in (("platform", brief.platform), ("niche", brief.niche),
                            ("country", brief.country)):
             if value is not None:
-                codes, uniques = self.codes[col]
-                mask &= codes == pd.Index(uniques).get_indexer([value])[0]
+                mask &= self.codes[col][0] == self._code_of[col].get(value, -2)
         if brief.max_price is not None:
             mask &= self.price <= brief.max_price  # NaN (no price) is never <= anything
         if brief.exclude:
@@ -149,65 +179,85 @@ class Ranker:
             keep.append(history[mask[history]])
         return np.unique(np.concatenate(keep))
 
-    def _features(self, rows: np.ndarray, brand: pd.DataFrame, when: pd.Timestamp
-                  ) -> pd.DataFrame:
-        side = self.side.take(rows).reset_index(drop=True)
-        pairs = pd.DataFrame({"brand_id": brand["brand_id"].iloc[0],
-                              "influencer_id": side["influencer_id"], "as_of": self.as_of})
-        X = pair_features(side, brand, self.context, pairs)
-        if when > self.as_of:  # the snapshot's knowledge carried forward: time since grows
-            gap = (when - self.as_of) / pd.Timedelta(days=1)
-            X = X.assign(**{c: X[c] + gap for c in RECENCY_FEATURES if c in X})
-        return X
+    def brand_side(self, brief: Brief) -> BrandSide:
+        """The brief's brand profile, encoded for the model; kept (a few thousand at most)
+        by brand id, or by the inline description."""
+        key = (brief.brand_id if brief.known else
+               (brief.brand_id, brief.category, brief.brand_country,
+                tuple(sorted((d, tuple(sorted(s.items()))) for d, s in brief.targets.items()))))
+        side = self._brand_sides.get(key)
+        if side is None:
+            side = self.encoded.brand(self.brand_profile(brief))
+            with self._brand_lock:
+                self._brand_sides[key] = side
+                if len(self._brand_sides) > BRAND_CACHE_SIZE:
+                    self._brand_sides.popitem(last=False)
+        return side
+
+    def score_rows(self, rows: np.ndarray, brand: BrandSide, when: pd.Timestamp
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Encoded matrix, raw logit and calibrated p of catalogue `rows` for `brand` at
+        `when` (compiled trees where available: see exact_rows for the returned rows)."""
+        gap = (when - self.as_of) / pd.Timedelta(days=1)  # the snapshot carried forward
+        M = self.encoded.rows(rows, brand, gap)  # encoded once: scores and contributions read it
+        raw = self.trees.predict(M, ONLINE_THREADS)
+        return M, raw, apply_calibration(self.model.calibration_, raw)
+
+    def exact_rows(self, chosen: np.ndarray, M: np.ndarray, raw: np.ndarray, p: np.ndarray
+                   ) -> None:
+        """Overwrite the `chosen` rows' raw and p with Booster.predict's figures, in place,
+        where compiled trees scored them."""
+        if self.trees.backend != "lightgbm":
+            raw[chosen] = self.model.raw_of_matrix(M[chosen], ONLINE_THREADS)
+            p[chosen] = apply_calibration(self.model.calibration_, raw[chosen])
 
     def _one(self, brief: Brief, top_n: int, when: pd.Timestamp, budget: float | None,
              exhaustive: bool) -> pd.DataFrame:
         mask = self._mask(brief)
+        if brief.like:
+            from recommender.lookalike import rank_lookalikes
+
+            return rank_lookalikes(self, brief, mask, top_n, when, budget)
         unpriced = 0
         if budget is not None:
             unpriced = int((mask & np.isnan(self.price)).sum())
             mask &= ~np.isnan(self.price)
-        brand = self.brand_profile(brief)
+        brand = self.brand_side(brief)
         if exhaustive:
             rows = np.flatnonzero(mask)
         else:
-            rows = self._shortlist(mask, brand, brief, top_n, budget is not None)
+            rows = self._shortlist(mask, brand.profile, brief, top_n, budget is not None)
         if not len(rows):
             return pd.DataFrame()
-        X = self._features(rows, brand, when)
-        M = self.model.feature_matrix(X)  # encoded once: scores and contributions read it
-        raw = self.model.raw_of_matrix(M, ONLINE_THREADS)
-        p = apply_calibration(self.model.calibration_, raw)
+        M, raw, p = self.score_rows(rows, brand, when)
         if budget is None:
             chosen = np.lexsort((rows, -raw, -p))[:top_n]
-            extra = {}
         else:
             sel = select_within_budget(p, self.price[rows], budget, top_n,
-                                       [a[rows] for a in self.audiences],
-                                       self.codes["platform"][0][rows])
-            chosen = sel.chosen[np.lexsort((-raw[sel.chosen], -p[sel.chosen]))]
-            extra = {"budget": budget, "total_price": sel.total_price,
-                     "expected_conversions": sel.expected_conversions,
-                     "unpriced_left_out": unpriced}
+                                       [a[rows] for a in self.audiences])
+            chosen = sel.chosen
         if not len(chosen):  # nothing fits the budget
             return pd.DataFrame()
+        self.exact_rows(chosen, M, raw, p)  # the returned rows' figures are Booster.predict's
+        chosen = chosen[np.lexsort((rows[chosen], -raw[chosen], -p[chosen]))]
+        extra = {} if budget is None else {
+            "budget": budget, "total_price": sel.total_price,
+            "expected_conversions": float(p[chosen].sum()), "unpriced_left_out": unpriced}
         contrib = self.model.contributions_of_matrix(M[chosen], ONLINE_THREADS)
-        return self._output(brief, rows[chosen], X, chosen, p[chosen], contrib, when, extra)
+        values = self.encoded.columns(M[chosen], rows[chosen], brand)
+        return self._output(brief, rows[chosen], values, p[chosen], contrib, when, extra)
 
-    def _output(self, brief: Brief, rows: np.ndarray, X: pd.DataFrame, chosen: np.ndarray,
+    def _output(self, brief: Brief, rows: np.ndarray, values: dict[str, np.ndarray],
                 p: np.ndarray, contrib: pd.DataFrame, when: pd.Timestamp,
                 extra: dict[str, Any]) -> pd.DataFrame:
-        def col(name: str) -> np.ndarray:
-            return np.asarray(X[name].array.take(chosen))
-
         return pd.DataFrame({
             "brief": [brief.label] * len(rows), "brand_id": brief.brand_id,
-            "rank": np.arange(1, len(rows) + 1), "influencer_id": col("influencer_id"),
-            "score": p, "platform": col("platform"), "niche": col("niche"),
+            "rank": np.arange(1, len(rows) + 1), "influencer_id": values["influencer_id"],
+            "score": p, "platform": values["platform"], "niche": values["niche"],
             "country": self.country[rows],
-            "followers": self.followers[rows], "engagement_rate_90d": col("er_mean_90d"),
-            "audience_match": col("audience_match_mean"), "price_per_post": self.price[rows],
-            "reasons": reasons(contrib, X, rows=chosen),
+            "followers": self.followers[rows], "engagement_rate_90d": values["er_mean_90d"],
+            "audience_match": values["audience_match_mean"], "price_per_post": self.price[rows],
+            "reasons": reasons(contrib, values),
             "as_of": when.isoformat(), "snapshot_as_of": self.as_of.isoformat(), **extra,
         })
 

@@ -82,7 +82,7 @@ def data_digest(ds: Dataset) -> str:
     return h.hexdigest()[:16]
 
 
-def prepare(data_dir: Path, train_share: float = 0.65, valid_share: float = 0.15,
+def prepare(data_dir: str | Path, train_share: float = 0.65, valid_share: float = 0.15,
             split_by: str = "time", outcome_lag: float | None = None) -> TrainingData:
     """Load and validate `data_dir`, build the training set and split it in time (by shares
     of the time span, or with split_by="rows" of the rows in time order).
@@ -95,7 +95,7 @@ def prepare(data_dir: Path, train_share: float = 0.65, valid_share: float = 0.15
     lag = config.DEFAULT_OUTCOME_LAG_DAYS if outcome_lag is None else float(outcome_lag)
     if not (lag >= 0 and np.isfinite(lag)):
         raise UserError(f"--outcome-lag must be a number of days >= 0, not {outcome_lag!r}")
-    ds = load_dataset(Path(data_dir))
+    ds = load_dataset(data_dir)
     if len(ds.collaborations) == 0:
         raise UserError(f"{data_dir}: no collaborations table (or it is empty): there are no "
                         "outcomes to learn from")
@@ -150,6 +150,24 @@ def refit_model(model: ConversionModel, data: TrainingData, windows: str) -> Con
     parts = [data.train, data.valid] + ([data.test] if windows == "all" else [])
     rows = pd.concat(parts, ignore_index=True)
     return refit(model, rows[FEATURE_COLUMNS], rows[LABEL].to_numpy())
+
+
+def catalogue_evaluation(model: ConversionModel, data: TrainingData, data_dir: Path,
+                         seed: int = 0) -> dict[str, float]:
+    """Catalogue NDCG of the model and of the heuristic and random baselines where the data
+    folder holds a generated world's truth_catalogue.parquet (`recommender.catalogue`);
+    nothing for real data."""
+    from recommender.catalogue import catalogue_features, catalogue_metrics, read_catalogue_truth
+
+    truth = read_catalogue_truth(Path(data_dir))
+    if truth is None:
+        return {}
+    scored = catalogue_metrics(model, data.train, catalogue_features(data.ds, truth), truth,
+                               seed=seed)
+    logger.info("catalogue NDCG@10 over %d brands: model %.4f, heuristic %.4f",
+                truth["brand_id"].nunique(), scored["catalogue_ndcg_at_10"],
+                scored["catalogue_baseline_heuristic_ndcg_at_10"])
+    return scored
 
 
 def gate(model_name: str, model: ConversionModel, evaluation: Evaluation, test: pd.DataFrame,
@@ -291,9 +309,14 @@ def run_training(
     model = refit_model(model, data, "train+valid") if refit_on != "none" else model
     # the held-out test window scores the model that has not seen it
     evaluation = evaluate_window(model, data.train, data.test, data.truth, seed=seed)
+    evaluation.metrics.update(catalogue_evaluation(model, data, data_dir, seed))
     if refit_on == "all":
         model = refit_model(model, data, "all")
+    from recommender.provenance import provenance
+
+    made_from = provenance(data.digest, model.features_)
     with start_run(experiment, f"train-{data.digest}") as run:
+        mlflow.set_tags(made_from)
         _log_run(model, data, evaluation, run_params)
         from recommender.pyfunc import log_ranker
 
@@ -304,7 +327,7 @@ def run_training(
                             champion=champion, seed=seed)
             version = register_model(
                 info.model_uri, model_name, decision,
-                tags={"run_id": run.info.run_id, "data_digest": data.digest},
+                tags={"run_id": run.info.run_id, **made_from},
                 expected=UNCHECKED if force_champion else champion)
             decision = Decision(version.tags["gate_alias"], version.tags["gate_reason"])
             mlflow.set_tags({"registered_version": version.version, "alias": decision.alias,

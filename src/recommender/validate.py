@@ -14,12 +14,20 @@ import pandas as pd
 from recommender import coerce, contract
 from recommender.contract import Column, Table
 from recommender.dataset import VALIDATION_ORDER, Dataset, Problem, ValidationError, empty_rejects
-from recommender.io import ReadError, find_table_file, read_raw
+from recommender.io import (
+    ReadError,
+    find_table_file,
+    is_folder,
+    location,
+    read_raw,
+    table_files,
+)
 
 logger = logging.getLogger(__name__)
 
 OnInvalid = Literal["fail", "quarantine"]
 MAX_IDS_SHOWN = 5
+MAX_QUARANTINED_SHARE = 0.5  # quarantine setting aside more of a table is a format problem
 INT_LIMIT = 2**53  # numbers beyond this are not counts or prices, and lose precision as floats
 
 __all__ = ["Dataset", "OnInvalid", "Problem", "ValidationError", "load_dataset", "load_pairs",
@@ -66,6 +74,22 @@ class _TableCheck:
             bad |= mask
         return bad
 
+    def too_much_set_aside(self, max_share: float) -> Problem | None:
+        """The refusal when quarantine would empty a required table or set aside more than
+        `max_share` of its rows: a whole column misread (DD/MM dates), not a few bad rows."""
+        bad = self.bad_mask()
+        n, total = int(bad.sum()), len(bad)
+        emptied = self.spec.required and n == total
+        if not total or not (emptied or n / total > max_share):
+            return None
+        column, rule, mask = max(self.bad_rows, key=lambda b: int(b[2].sum()))
+        limit = "every row of a required table" if emptied else f"more than {max_share:.0%}"
+        return Problem.fatal_at(
+            self.spec.name, self.file,
+            f"quarantine would set aside {n:,} of {total:,} rows ({limit}); "
+            f"{int(mask.sum()):,} break the rule '{rule}' (first: "
+            f"{', '.join(self.labels(mask, MAX_IDS_SHOWN))}): fix the file", column)
+
     def fatal(self, column: str, rule: str) -> None:
         self.problems.append(Problem.fatal_at(self.spec.name, self.file, rule, column))
 
@@ -96,6 +120,10 @@ def _check_column(check: _TableCheck, col: Column) -> None:
     elif col.type == "timestamp":
         value, bad = coerce.to_timestamp(raw)
         check.flag(name, "an ISO 8601 timestamp between 1970 and 2200", bad)
+        if check.spec.name in contract.TABLES:  # data, unlike a pair's as_of, is the past
+            limit = coerce.latest_allowed()
+            check.flag(name, f"not in the future (at most {limit:%Y-%m-%d %H:%M} UTC, the "
+                       "machine's clock + 1 day)", value.notna() & (value > limit))
     else:  # pragma: no cover - the contract only uses the types above
         raise AssertionError(col.type)
 
@@ -256,19 +284,24 @@ def validate_frames(
     files: dict[str, str] | None = None,
     on_invalid: OnInvalid = "fail",
     source: Path | None = None,
+    notes: list[str] | None = None,
+    max_quarantined_share: float = MAX_QUARANTINED_SHARE,
 ) -> Dataset:
     """Check raw frames against the contract and return typed tables.
 
     With on_invalid="fail" any broken rule raises ValidationError listing every problem.
     With "quarantine", offending rows go to `Dataset.rejects` (rule included) and the valid
     rows are kept; rows whose parent was rejected are rejected in turn. A table that cannot
-    be used at all (missing required column, no rows) raises in both modes.
+    be used at all (missing required column, no rows) raises in both modes, and so does
+    quarantine that would empty a required table or set aside more than
+    `max_quarantined_share` of any table's rows. `notes` are
+    warnings found before (while reading the folder), reported with the others.
     """
     if on_invalid not in ("fail", "quarantine"):
         raise ValueError(f"on_invalid must be 'fail' or 'quarantine', not {on_invalid!r}")
     files = dict(files or {})
     problems: list[Problem] = []
-    warnings: list[str] = []
+    warnings: list[str] = list(notes or [])
     typed: dict[str, pd.DataFrame] = {}
     present: dict[str, frozenset[str]] = {}
     rejects = [empty_rejects()]
@@ -296,6 +329,9 @@ def validate_frames(
         bad = check.bad_mask()
         rejects.append(_rejects_of(check))
         if on_invalid == "quarantine":
+            refusal = check.too_much_set_aside(max_quarantined_share)
+            if refusal is not None:
+                problems.append(refusal)
             check.typed = check.typed[~bad]
         typed[name] = _finalise(check)
         key = spec.columns[0]
@@ -338,10 +374,18 @@ def _vocabulary_warnings(typed: dict[str, pd.DataFrame], files: dict[str, str]) 
     return out
 
 
-def read_tables(data_dir: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
-    """Read every contract table present in `data_dir` as raw frames (Parquet wins over CSV)."""
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
+def read_tables(data_dir: str | Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """Read every contract table present in `data_dir` (a folder or an fsspec URL) as raw
+    frames: a folder of Parquet files wins over a Parquet file, which wins over CSV."""
+    data_dir = location(data_dir)
+    try:
+        folder = is_folder(data_dir)
+    except ReadError as exc:
+        raise ValidationError([Problem.fatal_at("", str(data_dir), exc.reason)]) from exc
+    except OSError as exc:
+        raise ValidationError([Problem.fatal_at("", str(data_dir), f"cannot be read: {exc}")]
+                              ) from exc
+    if not folder:
         raise ValidationError([Problem.fatal_at("", str(data_dir), "is not a folder")])
     frames, files, problems = {}, {}, []
     for name in contract.TABLES:
@@ -352,16 +396,28 @@ def read_tables(data_dir: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]
         try:
             frames[name] = read_raw(path)
         except ReadError as exc:
-            problems.append(Problem.fatal_at(name, str(path), exc.reason))
+            problems.append(Problem.fatal_at(name, str(exc.path), exc.reason))
     if problems:
         raise ValidationError(problems)
     return frames, files
 
 
-def load_dataset(data_dir: Path, on_invalid: OnInvalid = "fail") -> Dataset:
-    """Read and validate the data folder `data_dir`: every command's entry to the data."""
+def shadowed_files(data_dir: str | Path, files: dict[str, str]) -> list[str]:
+    """Warnings for table files that are present but not read, because another form of the
+    same table wins (a CSV beside the Parquet file of the same table)."""
+    out = []
+    for name, used in files.items():
+        out.extend(f"{other}: not read, {used} holds the table '{name}' (remove one of them)"
+                   for other in table_files(data_dir, name)[1:])
+    return out
+
+
+def load_dataset(data_dir: str | Path, on_invalid: OnInvalid = "fail") -> Dataset:
+    """Read and validate the data folder `data_dir` (local or an fsspec URL): every command's
+    entry to the data."""
     frames, files = read_tables(data_dir)
-    return validate_frames(frames, files, on_invalid=on_invalid, source=Path(data_dir))
+    return validate_frames(frames, files, on_invalid=on_invalid, source=location(data_dir),
+                           notes=shadowed_files(location(data_dir), files))
 
 
 def load_pairs(

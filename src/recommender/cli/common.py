@@ -13,6 +13,8 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 
+from recommender.io import location
+
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
@@ -75,7 +77,10 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log deta
             logging.getLogger(name).setLevel(logging.WARNING)
 
 
-DataOpt = Annotated[Path, typer.Option("--data", help="Folder of contract tables (CSV/Parquet).")]
+DataOpt = Annotated[Path, typer.Option(
+    "--data", parser=location, metavar="FOLDER|URL",
+    help="Folder of contract tables (CSV, Parquet, or folders of Parquet files), or an fsspec "
+         "URL of one (s3://bucket/data, file:///srv/data).")]
 OnInvalidOpt = Annotated[
     str,
     typer.Option("--on-invalid", help="fail: stop on any broken rule; quarantine: set offending "

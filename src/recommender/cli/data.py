@@ -66,15 +66,29 @@ def generate(
     brands: Annotated[int, typer.Option(min=2)] = config.DEFAULT_BRANDS,
     months: Annotated[int, typer.Option(min=2)] = config.DEFAULT_MONTHS,
     seed: int = config.DEFAULT_SEED,
+    story: Annotated[str, typer.Option(
+        help="Which story the world tells (what converts, whom brands book): default, "
+             "reach or niche.")] = "default",
+    parts: Annotated[int, typer.Option(
+        min=1, help="Write posts and audience as folders of this many Parquet files, generated "
+                    "one at a time (bounded memory, for big worlds).")] = 1,
 ) -> None:
-    """Generate a synthetic world in the data contract, with truth.parquet (the true odds).
+    """Generate a synthetic world in the data contract, with truth.parquet (the true odds of
+    each collaboration) and truth_catalogue.parquet (every micro-influencer's true odds for
+    25 sample brands, at the world's end).
 
     Example: recommender generate --out data/raw --influencers 5000 --brands 200 --seed 7
+    --story reach; a big world in parts:
+    recommender generate --out data/big --influencers 500000 --parts 50
     """
+    from recommender.errors import UserError
     from recommender.world import generate_world
+    from recommender.world.stories import STORIES
 
+    if story.strip().lower() not in STORIES:
+        raise UserError(f"--story {story!r}: must be one of {', '.join(STORIES)}")
     paths = generate_world(out_dir, n_influencers=influencers, n_brands=brands, months=months,
-                           seed=seed, progress=True)
+                           seed=seed, progress=True, story=story, parts=parts)
     out.print(f"wrote {len(paths)} tables to {out_dir}")
 
 

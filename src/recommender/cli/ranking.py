@@ -11,6 +11,7 @@ from rich.table import Table
 
 from recommender import config
 from recommender.cli.common import ModelOpt, app, friendly_errors, out, warn_unless_loopback
+from recommender.io import folder_exists, location
 
 
 def _shares(option: str, text: str | None) -> dict[str, float] | None:
@@ -49,11 +50,17 @@ def _print_recommendations(result, fmt: str) -> None:
     first = result.iloc[0]
     from rich import box
 
-    table = Table(title=f"Influencers for {first['brand_id'] or 'the brand described'}",
-                  caption=f"as of {first['as_of']} (snapshot {first['snapshot_as_of']})",
+    lookalike = "similarity" in result
+    title = f"Influencers for {first['brand_id'] or 'the brand described'}"
+    if lookalike and first["score"] != first["score"]:
+        title = "Influencers like the seeds"
+    caption = f"as of {first['as_of']} (snapshot {first['snapshot_as_of']})"
+    if lookalike:
+        caption += f"; ranked by {first['ranked_by']}"
+    table = Table(title=title, caption=caption,
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for name in ("#", "influencer", "platform", "niche", "followers", "ER 90d", "match",
-                 "price", "P(conv)"):
+                 "price", "P(conv)") + (("like",) if lookalike else ()):
         table.add_column(name, justify="left" if name in ("influencer", "platform", "niche")
                          else "right", no_wrap=True)
 
@@ -64,7 +71,7 @@ def _print_recommendations(result, fmt: str) -> None:
         table.add_row(str(r.rank), r.influencer_id, r.platform, r.niche, f"{r.followers:,}",
                       pct(r.engagement_rate_90d), pct(r.audience_match),
                       "" if r.price_per_post != r.price_per_post else f"${r.price_per_post:,.0f}",
-                      f"{r.score:.1%}")
+                      pct(r.score), *((f"{r.similarity:.0%}",) if lookalike else ()))
     out.print(table)
     out.print("[bold]why[/]")
     for r in result.itertuples(index=False):
@@ -96,6 +103,9 @@ def recommend(
     niche: Annotated[str | None, typer.Option(help="Influencer niche.")] = None,
     exclude: Annotated[list[str] | None, typer.Option(help="Influencer id to leave out "
                                                       "(repeatable).")] = None,
+    like: Annotated[list[str] | None, typer.Option(help="Seed influencer id: rank influencers "
+                                                   "like it (repeatable; without --brand or "
+                                                   "--category, by similarity alone).")] = None,
     top_n: Annotated[int, typer.Option(help="How many (at most 1,000).")] = config.DEFAULT_TOP_N,
     budget: Annotated[float | None, typer.Option(help="Total budget (USD): choose a set whose "
                                                  "prices fit it.")] = None,
@@ -109,6 +119,7 @@ def recommend(
     Example: recommender recommend --brand b007 --platform instagram --top-n 5
     Inline brand: recommender recommend --category fitness --target-age 18-24=0.6,25-34=0.4
     --budget 2000 --format json
+    Lookalikes: recommender recommend --brand b007 --like i00042 --like i00108
     """
     from recommender.errors import UserError
     from recommender.pyfunc import load_ranker
@@ -122,7 +133,8 @@ def recommend(
         target_gender=_shares("--target-gender", target_gender),
         target_country=_shares("--target-country", target_country), platform=platform,
         country=country, min_followers=min_followers, max_followers=max_followers,
-        max_price=max_price, niche=niche, exclude_influencer_ids=exclude or None)
+        max_price=max_price, niche=niche, exclude_influencer_ids=exclude or None,
+        like=like or None)
     ranker = load_ranker(model)
     _print_recommendations(ranker.recommend(brief, top_n=top_n, as_of=as_of, budget=budget),
                            fmt)
@@ -135,10 +147,10 @@ def ui(
     host: Annotated[str, typer.Option(help="Address to listen on (loopback by default; the "
                                       "page has no login).")] = config.DEFAULT_HOST,
     port: Annotated[int, typer.Option(min=0, max=65535)] = config.DEFAULT_UI_PORT,
-    data: Annotated[Path, typer.Option("--data", help="Data folder whose posts draw the "
-                                       "weekly engagement sparklines (skipped if absent).")] = (
-        config.RAW_DIR
-    ),
+    data: Annotated[Path, typer.Option(
+        "--data", parser=location, metavar="FOLDER|URL",
+        help="Data folder (or fsspec URL) whose posts draw the weekly engagement sparklines "
+             "(skipped if absent).")] = config.RAW_DIR,
 ) -> None:
     """Serve the planner's web page: a brief in, an explained shortlist out.
 
@@ -151,7 +163,7 @@ def ui(
     warn_unless_loopback(host, "use the page (it has no login)")
     sock = listen(host, port)
     out.print(f"loading {model} ...", highlight=False)
-    page = app_for_model(model, data if data.is_dir() else None)
+    page = app_for_model(model, data if folder_exists(data) else None)
     server = make_page_server(page, sock)
     out.print(f"planner page on [bold]http://{host}:{server.port}/[/] (Ctrl+C stops it)",
               highlight=False)

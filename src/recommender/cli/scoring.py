@@ -53,8 +53,9 @@ def score(
     recommender score --pairs pairs.csv --out scores.parquet;
     recommender score --all-brands --top-k 50 --out top50.parquet --engine dask --workers 2
     """
-    from recommender.batch import score_all_brands, score_pairs
+    from recommender.batch import score_pairs
     from recommender.errors import UserError
+    from recommender.nightly import score_all_brands
 
     if all_brands == (pairs is not None):
         raise UserError("give either --pairs FILE or --all-brands")

@@ -6,6 +6,7 @@ from recommender.features.assemble import (
     FEATURE_COLUMNS,
     INFLUENCER_FEATURES,
     KEYS,
+    MONOTONE_INCREASING,
     PAIR_FEATURES,
     PairContext,
     brand_profiles,
@@ -19,9 +20,9 @@ from recommender.features.training import LABEL, build_training_set
 
 __all__ = [
     "BRAND_FEATURES", "CATEGORICAL_FEATURES", "FEATURE_COLUMNS", "INFLUENCER_FEATURES", "KEYS",
-    "LABEL", "PAIR_FEATURES", "PairContext", "brand_profiles", "build_features",
-    "build_training_set", "export_features", "influencer_features", "inline_brand_profile",
-    "pair_context", "pair_features",
+    "LABEL", "MONOTONE_INCREASING", "PAIR_FEATURES", "PairContext", "brand_profiles",
+    "build_features", "build_training_set", "export_features", "influencer_features",
+    "inline_brand_profile", "pair_context", "pair_features",
 ]
 
 

@@ -60,6 +60,15 @@ BRAND_FEATURES = ["category"] + BRAND_HISTORY_FEATURES
 PAIR_FEATURES = (["country_match"] + NICHE_FEATURES + PAIR_AUDIENCE_FEATURES
                  + PAIR_HISTORY_FEATURES)
 FEATURE_COLUMNS: list[str] = INFLUENCER_FEATURES + BRAND_FEATURES + PAIR_FEATURES
+# Features whose direction is domain knowledge, not fitted: the better the audience and niche
+# fit, the more real followers, engagement and earlier conversions, the likelier a booking
+# converts, other things equal (the model's monotone constraints, model.md).
+MONOTONE_INCREASING: list[str] = [
+    "er_mean_30d", "er_mean_90d", "er_mean_365d", "er_mean_all", "er_median_90d",
+    "er_median_365d", "er_median_all", "real_follower_share", "inf_conversion_rate",
+    "inf_conversions_per_collab", "brand_conversion_rate", "niche_match", "niche_category_rate",
+    *PAIR_AUDIENCE_FEATURES, "pair_conversion_rate",
+]
 INLINE_BRAND_ID = "__inline__"
 
 
@@ -83,7 +92,9 @@ def pair_context(ds, outcome_lag_days: float | None = None) -> PairContext:
     settled (settled_at, else started_at + `outcome_lag_days`, default
     config.DEFAULT_OUTCOME_LAG_DAYS)."""
     from recommender.config import DEFAULT_OUTCOME_LAG_DAYS
+    from recommender.features.snapshots import say_undated_once
 
+    say_undated_once(ds)
     lag = DEFAULT_OUTCOME_LAG_DAYS if outcome_lag_days is None else float(outcome_lag_days)
     audience = shares_wide(ds.audience, "influencer_id", ds.influencers["influencer_id"],
                            AUDIENCE_PREFIX)

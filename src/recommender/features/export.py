@@ -23,7 +23,7 @@ def export_features(
     on_invalid="quarantine", rejected data and pair rows go to a rejects file beside the
     output. The Parquet file is written atomically; returns the number of rows written.
     """
-    ds = load_dataset(Path(data_dir), on_invalid=on_invalid)
+    ds = load_dataset(data_dir, on_invalid=on_invalid)
     pairs, pair_rejects = load_pairs(Path(pairs_path), ds, on_invalid=on_invalid)
     rejects = pd.concat([ds.rejects, pair_rejects], ignore_index=True)
     feats = build_features(ds, pairs)

@@ -31,7 +31,7 @@ _FIELD_OF = {"brand_id": "brand", "category": "category", "brand_country": "mark
              "target_age": "target_age", "target_gender": "target_gender",
              "platform": "platform", "country": "country", "min_followers": "min_followers",
              "max_followers": "max_followers", "max_price": "max_price", "niche": "niche",
-             "top_n": "top_n", "budget": "budget"}
+             "top_n": "top_n", "budget": "budget", "as_of": "as_of"}
 _FIELD_NAME = re.compile(r"^(?:brief [^:]*:\s*)?([a-z_]+)")
 _BRIEF_PREFIX = re.compile(r"^brief [^:]*:\s*")
 
@@ -74,7 +74,7 @@ def rank(ranker, data: PageData, form: BriefForm) -> view.Shortlist | None:
     """Run the ranker on a valid form; a UserError lands beside the field it names."""
     try:
         result = ranker.recommend(pd.DataFrame([form.brief]), top_n=form.top_n,
-                                  budget=form.budget)
+                                  budget=form.budget, as_of=form.as_of)
     except UserError as exc:
         name, text = field_of(str(exc))
         form.errors[name] = text

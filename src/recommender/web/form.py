@@ -23,7 +23,7 @@ TARGET_FIELDS = {
     "gender": {segment_key("gender", s): s for s in GENDER_SEGMENTS},
 }
 FIELDS = (["mode", "brand", "category", "market", "platform", "country", "min_followers",
-           "max_followers", "niche", "max_price", "top_n", "budget"]
+           "max_followers", "niche", "max_price", "top_n", "budget", "as_of"]
           + [k for keys in TARGET_FIELDS.values() for k in keys])
 DEFAULTS = {"mode": "existing", "min_followers": f"{config.MICRO_MIN_FOLLOWERS:,}",
             "max_followers": f"{config.MICRO_MAX_FOLLOWERS:,}",
@@ -40,6 +40,7 @@ class BriefForm:
     targets: dict[str, dict[str, float]] = field(default_factory=dict)
     top_n: int = config.DEFAULT_TOP_N
     budget: float | None = None
+    as_of: str | None = None  # checked by the ranker (format, and its horizon)
     submitted: bool = False
 
     @property
@@ -136,6 +137,7 @@ def parse_brief(args: Mapping[str, str], brands: Mapping[str, str]) -> BriefForm
     form.budget = _number(form, "budget", "budget (USD)")
     if form.budget == 0:
         form.errors["budget"] = "budget (USD): must be more than 0 (or leave it blank)"
+    form.as_of = v["as_of"] or None
     form.brief = brief
     return form
 

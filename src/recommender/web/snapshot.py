@@ -124,7 +124,7 @@ def _weekly_from(data_dir: Path | None, ds, as_of: pd.Timestamp) -> tuple[pd.Dat
     from recommender.validate import ValidationError, load_dataset
 
     try:
-        data = load_dataset(Path(data_dir))
+        data = load_dataset(data_dir)
     except (ValidationError, ReadError, OSError) as exc:
         logger.warning("engagement history not shown: %s: %s", data_dir,
                        str(exc).splitlines()[0] if str(exc) else type(exc).__name__)

@@ -97,12 +97,14 @@ def post_engagement(rng: np.random.Generator, pop: Population, clock: Clock, idx
     }
 
 
-def organic_schedule(rng: np.random.Generator, pop: Population, clock: Clock
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """(influencer index, posted_at seconds) of every organic post, by each account's cadence."""
-    active = (clock.end - pop.active_from) / (7 * 86_400)
-    counts = rng.poisson(pop.cadence * active)
-    idx = np.repeat(np.arange(len(pop), dtype=np.int64), counts)
+def organic_schedule(rng: np.random.Generator, pop: Population, clock: Clock,
+                     members: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(influencer index, posted_at seconds) of every organic post, by each account's cadence;
+    of the influencers `members` only (indices, ascending) when given."""
+    members = np.arange(len(pop), dtype=np.int64) if members is None else members
+    active = (clock.end - pop.active_from[members]) / (7 * 86_400)
+    counts = rng.poisson(pop.cadence[members] * active)
+    idx = np.repeat(members, counts)
     span = (clock.end - pop.active_from)[idx]
     t = pop.active_from[idx] + np.floor(rng.uniform(size=len(idx)) * span).astype(np.int64)
     return idx, t

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -12,6 +12,7 @@ from recommender.world.activity import Clock, followers_at, latent_engagement
 from recommender.world.audience import audience_match
 from recommender.world.brands import Brands
 from recommender.world.population import Population, price_curve
+from recommender.world.stories import STORIES, Story
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class World:
     brands: Brands
     clock: Clock
     fit: np.ndarray  # niche x category fit
+    story: Story = field(default_factory=lambda: STORIES["default"])
 
 
 def _season(clock: Clock) -> np.ndarray:
@@ -70,14 +72,15 @@ def _pick_new(rng: np.random.Generator, w: World, brand: np.ndarray, t: np.ndarr
     b = brand[:, None]
     tt = np.broadcast_to(t[:, None], cand.shape)
     log_f = np.log10(np.maximum(followers_at(pop, w.clock, cand, tt), 1.0))
+    s = w.story
     score = (
-        1.0 * w.fit[pop.niche[cand], brands.category[b]]
-        + 2.5 * audience_match(pop.audience, brands.target, cand, b)
-        + 0.5 * latent_engagement(pop, w.clock, cand, tt)
-        + 1.0 * pop.real_share[cand]
-        - 0.6 * (log_f - 4.3) ** 2
-        - 0.3 * np.maximum(np.log(pop.price[cand] / brands.budget[b]), 0.0)
-        + rng.gumbel(0.0, P.SELECTION_TEMPERATURE, (n, c))
+        s.choose_fit * w.fit[pop.niche[cand], brands.category[b]]
+        + s.choose_audience * audience_match(pop.audience, brands.target, cand, b)
+        + s.choose_engagement * latent_engagement(pop, w.clock, cand, tt)
+        + s.choose_quality * pop.real_share[cand]
+        - s.choose_size * (log_f - s.choose_size_peak) ** 2
+        - s.choose_price * np.maximum(np.log(pop.price[cand] / brands.budget[b]), 0.0)
+        + rng.gumbel(0.0, s.choose_temperature, (n, c))
     )
     score = np.where(pop.active_from[cand] <= tt, score, -np.inf)
     best = np.argmax(score, axis=1)
@@ -85,30 +88,39 @@ def _pick_new(rng: np.random.Generator, w: World, brand: np.ndarray, t: np.ndarr
     return np.where(np.isfinite(score[rows, best]), cand[rows, best], -1)
 
 
+def true_terms(w: World, inf: np.ndarray, brand: np.ndarray, t: np.ndarray, fee: np.ndarray,
+               noise: np.ndarray) -> dict[str, np.ndarray]:
+    """Each term of the true log-odds of bookings (the story's forms), without the intercept.
+
+    Kept for truth.parquet and truth_catalogue.parquet (research on what is learnable)."""
+    pop, brands, s = w.pop, w.brands, w.story
+    log_f = np.log10(np.maximum(followers_at(pop, w.clock, inf, t), 1.0))
+    overprice = np.log(np.maximum(fee, 1.0) / price_curve(log_f, pop.platform[inf]))
+    return {
+        "fit": s.fit * w.fit[pop.niche[inf], brands.category[brand]],
+        "audience": s.audience * (s.audience_overlap(pop.audience, brands.target, inf, brand)
+                                  - s.audience_centre),
+        "quality": s.quality * (pop.real_share[inf] - P.CONV_QUALITY_CENTRE),
+        "engagement": s.engagement * latent_engagement(pop, w.clock, inf, t),
+        "influencer_effect": s.influencer_effect(pop.persuasion[inf]),
+        "brand_effect": s.brand_effect(brands.baseline[brand]),
+        "overprice": s.overprice * overprice,
+        "size": s.size_term(log_f),
+        "noise": noise,
+    }
+
+
 def _outcomes(rng: np.random.Generator, w: World, inf: np.ndarray, brand: np.ndarray,
               t: np.ndarray) -> dict[str, np.ndarray]:
     """Fee, true conversion probability, conversions and clicks of bookings."""
-    pop, brands = w.pop, w.brands
+    pop = w.pop
     n = len(inf)
     f_t = followers_at(pop, w.clock, inf, t)
     log_f = np.log10(np.maximum(f_t, 1.0))
     fee = np.round(pop.price[inf] * np.exp(rng.normal(0.0, 0.15, n))
                    * (f_t / pop.followers[inf]) ** 0.6, 2)
-    overprice = np.log(np.maximum(fee, 1.0) / price_curve(log_f, pop.platform[inf]))
-    # each term of the true log-odds, kept for truth.parquet (research on what is learnable)
-    terms = {
-        "fit": P.CONV_FIT * w.fit[pop.niche[inf], brands.category[brand]],
-        "audience": P.CONV_AUDIENCE * (audience_match(pop.audience, brands.target, inf, brand)
-                                       - P.CONV_AUDIENCE_CENTRE),
-        "quality": P.CONV_QUALITY * (pop.real_share[inf] - P.CONV_QUALITY_CENTRE),
-        "engagement": P.CONV_ENGAGEMENT * latent_engagement(pop, w.clock, inf, t),
-        "influencer_effect": pop.persuasion[inf],
-        "brand_effect": brands.baseline[brand],
-        "overprice": P.CONV_OVERPRICE * overprice,
-        "size": P.CONV_SIZE_CURVE * (log_f - P.CONV_SIZE_PEAK_LOG10) ** 2,
-        "noise": rng.normal(0.0, P.CONV_NOISE_SIGMA, n),
-    }
-    logit = sum(terms.values(), P.CONV_INTERCEPT)  # same order of additions as written
+    terms = true_terms(w, inf, brand, t, fee, rng.normal(0.0, w.story.noise_sigma, n))
+    logit = sum(terms.values(), w.story.intercept)  # same order of additions as written
     p_true = 1.0 / (1.0 + np.exp(-logit))
     converted = rng.uniform(size=n) < p_true
     mean_extra = (P.EXTRA_CONVERSIONS_MEAN * (f_t / 1e4) ** 0.25
