@@ -3,8 +3,10 @@ share and country; the audience tables), said once per data folder.
 
 The contract's influencer and audience rows carry no date in version 1: today's values then
 stand for every past as_of in training, backtests and batch scoring, which can encode later
-success (a price raised after a good year). Until those tables carry `valid_from`, the
-features built on them are named once, so that a user knows which ones to distrust.
+success (a price raised after a good year). Influencers with `valid_from` (version 2) are read
+as of (`features.attributes`); otherwise, and always for the audience tables (whose
+`valid_from` is not read yet), the features built on them are named once, so that a user
+knows which ones to distrust.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ def undated_snapshot_features(ds) -> dict[str, list[str]]:
     """'table.column' -> features, for each undated snapshot column the data holds."""
     out = {}
     for (table, column), features in SNAPSHOT_SOURCES.items():
-        if not ds.has_column(table, column) or ds.has_column(table, "valid_from"):
+        dated = table == "influencers" and getattr(ds, "influencer_history", None) is not None
+        if not ds.has_column(table, column) or dated:  # audience rows are never dated yet
             continue
         if table == "influencers" and column == "followers" and ds.has_column(
                 "posts", "followers_at_post") and ds.posts["followers_at_post"].notna().all():
