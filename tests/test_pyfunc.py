@@ -202,14 +202,19 @@ def _champion_of(ranker_parts, tmp_path, monkeypatch):
     return mlflow.MlflowClient()
 
 
-def test_refresh_onto_data_where_the_booster_shows_no_signal_keeps_the_champion(
-        ranker_parts, tmp_path, monkeypatch):
+def _store_and_copy(ranker_parts, tmp_path, monkeypatch, name: str) -> tuple[str, Path]:
+    """A SQLite store URI (set as MLFLOW_TRACKING_URI) and a copy of the ranker's data."""
     import shutil
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    broken = tmp_path / "shuffled"
-    shutil.copytree(ranker_parts["data_dir"], broken)
+    shutil.copytree(ranker_parts["data_dir"], tmp_path / name)
+    return uri, tmp_path / name
+
+
+def test_refresh_onto_data_where_the_booster_shows_no_signal_keeps_the_champion(
+        ranker_parts, tmp_path, monkeypatch):
+    uri, broken = _store_and_copy(ranker_parts, tmp_path, monkeypatch, "shuffled")
     (broken / "truth.parquet").unlink(missing_ok=True)
     collabs = pd.read_parquet(broken / "collaborations.parquet")
     collabs["conversions"] = np.random.default_rng(0).permutation(collabs["conversions"])
@@ -229,12 +234,7 @@ def test_refresh_onto_data_where_the_booster_shows_no_signal_keeps_the_champion(
 
 def test_refresh_without_outcomes_to_re_evaluate_on_is_refused_unless_allowed(
         ranker_parts, tmp_path, monkeypatch):
-    import shutil
-
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    bare = tmp_path / "bare"
-    shutil.copytree(ranker_parts["data_dir"], bare)
+    uri, bare = _store_and_copy(ranker_parts, tmp_path, monkeypatch, "bare")
     (bare / "collaborations.parquet").unlink()
     with mlflow_store(uri):
         client = _champion_of(ranker_parts, tmp_path, monkeypatch)

@@ -174,9 +174,15 @@ def test_runs_and_versions_record_code_data_and_features_and_models_lists_them(
         assert tags["package_version"] == "0.1.0"
         assert tags["data_digest"] == run.data.params["data_digest"]
         assert tags["features"].split(",") == model.features_
+    from recommender.provenance import list_versions
+
+    listing = list_versions(trained_world["model_name"]).set_index("version")
+    row = listing.loc[int(trained_world["result"].version)]
+    assert "champion" in row["aliases"].split(",")
+    assert row["auc"] == run.data.metrics["auc"] and row["git_commit"].startswith(head[:10])
     monkeypatch.setenv("MLFLOW_TRACKING_URI", trained_world["tracking_uri"])
     listed = CliRunner().invoke(app, ["models", "--model-name", trained_world["model_name"]],
-                                terminal_width=250)
+                                env={"COLUMNS": "300"})
     assert listed.exit_code == 0, listed.output
     line = next(x for x in listed.output.splitlines() if "champion" in x)
     assert f"{run.data.metrics['auc']:.3f}" in line and head[:10] in line
