@@ -284,6 +284,24 @@ def test_budget_mode_stays_within_budget_and_counts_unpriced(ranker, ranker_part
     assert out["expected_conversions"].iloc[0] == pytest.approx(out["score"].sum())
 
 
+def test_budget_without_any_priced_candidate_says_so_with_the_unpriced_count(ranker_parts,
+                                                                            tmp_path):
+    import dataclasses
+
+    from recommender.snapshot import build_snapshot
+
+    ds = ranker_parts["ds"]  # the same world without prices (the real sample has none)
+    ds = dataclasses.replace(ds, influencers=ds.influencers.assign(price_per_post=np.nan))
+    unpriced = Ranker(ranker_parts["model"], build_snapshot(ds, ranker_parts["model"],
+                                                            out_dir=tmp_path / "snap"))
+    micro = int(ds.influencers["followers"].between(1_000, 100_000).sum())
+    with pytest.raises(UserError) as info:  # was an empty answer: "no influencer matches"
+        unpriced.recommend(_brief(brand_id="b01"), top_n=5, budget=1000)
+    assert (f"budget = 1000: no candidate has a price: all {micro:,} that pass the filters "
+            "lack price_per_post") in str(info.value)
+    assert len(unpriced.recommend(_brief(brand_id="b01"), top_n=5)) == 5  # unbudgeted: ranked
+
+
 def test_concurrent_requests_get_the_same_answers_as_serial_ones(ranker_parts):
     from concurrent.futures import ThreadPoolExecutor
 

@@ -140,3 +140,23 @@ def test_a_racing_champion_move_is_refused_compare_and_swap(mlflow_store):
     again = register_model(uri, name, Decision("champion", "better"), client,
                            expected=racer_version)
     assert str(champion_version(client, name).version) == str(again.version)
+
+
+def test_a_command_run_keeps_its_artifacts_beside_the_store_not_where_it_runs(tmp_path,
+                                                                              monkeypatch):
+    import mlflow
+
+    from recommender.tracking import start_run
+
+    store, elsewhere = tmp_path / "store", tmp_path / "elsewhere"
+    store.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    with use_mlflow_store(f"sqlite:///{store}/mlflow.db"):
+        with start_run("beside the store", "r") as run:
+            mlflow.log_text("hello", "note.txt")
+        artifacts = mlflow.MlflowClient().get_run(run.info.run_id).info.artifact_uri
+    assert list(elsewhere.iterdir()) == []
+    assert artifacts.startswith((store / "mlruns" / "beside-the-store").as_uri())
+    assert (store / "mlruns" / "beside-the-store" / run.info.run_id / "artifacts"
+            / "note.txt").read_text() == "hello"

@@ -337,3 +337,18 @@ def test_dated_influencers_are_unique_per_valid_from_and_the_latest_row_is_curre
     frames["influencers"] = pd.concat([inf, inf.iloc[[-1]]], ignore_index=True)  # same instant
     with pytest.raises(ValidationError, match="unique per valid_from"):
         validate_frames(frames)
+
+
+def test_pairs_errors_name_the_offending_value_and_its_row(tmp_path):
+    ds = validate_frames(tiny_frames())
+    path = tmp_path / "pairs.csv"
+    pd.DataFrame({"brand_id": ["b1", "b2", "b1"],
+                  "influencer_id": ["007", "i2", "i9999"]}).to_csv(path, index=False)
+    with pytest.raises(ValidationError) as info:
+        load_pairs(path, ds)
+    (problem,) = info.value.problems
+    assert problem.column == "influencer_id" and problem.first_ids == ("row 3: 'i9999'",)
+    assert "(first: row 3: 'i9999')" in problem.message()  # was "(first: 'b1')"
+    pairs, rejects = load_pairs(path, ds, on_invalid="quarantine")
+    assert len(pairs) == 2 and rejects["id"].tolist() == ["row 3: 'i9999'"]
+    assert rejects["row"].tolist() == [3] and rejects["value"].tolist() == ["i9999"]

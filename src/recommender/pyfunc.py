@@ -25,12 +25,13 @@ from mlflow.types.schema import ParamSchema, ParamSpec
 from recommender import config
 from recommender.errors import UserError
 from recommender.model import ConversionModel
-from recommender.tracking import quiet_mlflow_hints
+from recommender.tracking import quiet_mlflow_hints, require_store
 
 logger = logging.getLogger(__name__)
 
 MODEL_ARTIFACT = "conversion_model"
 SNAPSHOT_ARTIFACT = "snapshot"
+PREFERENCE_ARTIFACT = "preference"  # optional: the planners' preference model, blended
 ENTRY = Path(__file__).with_name("pyfunc_entry.py")
 PINNED = ("mlflow", "lightgbm", "pandas", "numpy", "pyarrow", "scikit-learn", "scipy")
 # Input columns are not declared: a declared schema would coerce 1.5, "7" or true into an
@@ -40,6 +41,36 @@ SIGNATURE = ModelSignature(inputs=None, params=ParamSchema([
     ParamSpec("as_of", "string", None),
     ParamSpec("budget", "double", None),
 ]))
+
+
+PARAM_NAMES = frozenset(p.name for p in SIGNATURE.params.params)
+
+
+def refuse_unknown_params() -> None:
+    """Make MLflow refuse, with a 400, request params the ranker does not know (`"topn": 3`).
+
+    MLflow drops params missing from the signature with only a log line, before `predict`
+    sees them, so a misspelt parameter would silently answer with its default. Its check is
+    wrapped in this process, for models whose params are exactly the ranker's (others keep
+    MLflow's behaviour). Idempotent."""
+    import mlflow.pyfunc as pyfunc_module
+
+    original = pyfunc_module._enforce_params_schema
+    if getattr(original, "_refuses_unknown", False):
+        return
+
+    def enforce(params, schema):
+        known = {p.name for p in schema.params} if isinstance(schema, ParamSchema) else None
+        if known == PARAM_NAMES and isinstance(params, dict):
+            unknown = sorted(str(k) for k in params if str(k) not in known)
+            if unknown:
+                raise MlflowException(
+                    f"unknown parameter(s) {', '.join(unknown)}; known parameters: "
+                    f"{', '.join(sorted(known))}", error_code=INVALID_PARAMETER_VALUE)
+        return original(params, schema)
+
+    enforce._refuses_unknown = True  # type: ignore[attr-defined]
+    pyfunc_module._enforce_params_schema = enforce
 
 
 def _briefs(model_input: Any) -> Any:
@@ -79,8 +110,14 @@ class RankerModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
         from recommender.ranker import Ranker
 
+        refuse_unknown_params()
         model = ConversionModel.load(context.artifacts[MODEL_ARTIFACT])
-        self.ranker = Ranker(model, context.artifacts[SNAPSHOT_ARTIFACT])
+        preference = None
+        if PREFERENCE_ARTIFACT in context.artifacts:
+            from recommender.preference import PreferenceModel
+
+            preference = PreferenceModel.load(context.artifacts[PREFERENCE_ARTIFACT])
+        self.ranker = Ranker(model, context.artifacts[SNAPSHOT_ARTIFACT], preference=preference)
         logger.info("ranker loaded: %d influencers, snapshot as of %s",
                     len(self.ranker.ids), self.ranker.as_of)
 
@@ -105,16 +142,19 @@ def pip_requirements() -> list[str]:
     return [f"{name}=={metadata.version(name)}" for name in PINNED]
 
 
-def _model_kwargs(model: ConversionModel, ds, as_of: pd.Timestamp | None, tmp: Path
-                  ) -> dict[str, Any]:
+def _model_kwargs(model: ConversionModel, ds, as_of: pd.Timestamp | None, tmp: Path,
+                  preference=None) -> dict[str, Any]:
     from recommender.snapshot import build_snapshot, load_meta
 
     model.save(tmp / MODEL_ARTIFACT)
     snap = build_snapshot(ds, model, as_of, out_dir=tmp / SNAPSHOT_ARTIFACT)
     example_brand = str(ds.brands["brand_id"].iloc[0])
+    artifacts = {MODEL_ARTIFACT: str(tmp / MODEL_ARTIFACT), SNAPSHOT_ARTIFACT: str(snap)}
+    if preference is not None:
+        artifacts[PREFERENCE_ARTIFACT] = str(preference.save(tmp / PREFERENCE_ARTIFACT).parent)
     return {
         "python_model": str(ENTRY),
-        "artifacts": {MODEL_ARTIFACT: str(tmp / MODEL_ARTIFACT), SNAPSHOT_ARTIFACT: str(snap)},
+        "artifacts": artifacts,
         "code_paths": [str(Path(__file__).parent)],
         "signature": SIGNATURE,
         "input_example": (pd.DataFrame([{"brand_id": example_brand}]), {"top_n": 5}),
@@ -124,12 +164,14 @@ def _model_kwargs(model: ConversionModel, ds, as_of: pd.Timestamp | None, tmp: P
 
 
 def log_ranker(model: ConversionModel, ds, as_of: pd.Timestamp | None = None, *,
-               name: str = "ranker") -> mlflow.models.model.ModelInfo:
-    """Log the ranker (model + fresh snapshot of `ds`) into the ACTIVE MLflow run."""
+               name: str = "ranker", preference=None) -> mlflow.models.model.ModelInfo:
+    """Log the ranker (model + fresh snapshot of `ds`, + the blended preference model if
+    given) into the ACTIVE MLflow run."""
     if mlflow.active_run() is None:
         raise UserError("log_ranker must be called inside an MLflow run")
     with tempfile.TemporaryDirectory() as tmp, quiet_mlflow_hints():
-        info = mlflow.pyfunc.log_model(name=name, **_model_kwargs(model, ds, as_of, Path(tmp)))
+        info = mlflow.pyfunc.log_model(name=name, **_model_kwargs(model, ds, as_of, Path(tmp),
+                                                                  preference))
     logger.info("logged ranker %s", info.model_uri)
     return info
 
@@ -142,11 +184,20 @@ def save_ranker(model: ConversionModel, ds, path: Path | str,
     return Path(path)
 
 
+def _stored(model_uri: str) -> str:
+    """" (tracking URI X)" for a model read from a store (checked to exist), else ""."""
+    if model_uri.startswith(("models:/", "runs:/")):
+        return f" (tracking URI {require_store(model_uri)})"
+    return ""
+
+
 def _download(model_uri: str, artifact: str) -> Path:
+    where = _stored(model_uri)
     try:
         local = mlflow.artifacts.download_artifacts(f"{model_uri.rstrip('/')}/artifacts/{artifact}")
     except MlflowException as exc:
-        raise UserError(f"model {model_uri}: cannot read its {artifact} ({exc.message})") from None
+        raise UserError(f"model {model_uri}{where}: cannot read its {artifact} "
+                        f"({exc.message})") from None
     return Path(local)
 
 
@@ -155,20 +206,44 @@ def load_conversion_model(model_uri: str) -> ConversionModel:
     return ConversionModel.load(_download(model_uri, MODEL_ARTIFACT))
 
 
+def load_preference(model_uri: str):
+    """The blended preference model inside a logged ranker, None if it carries none."""
+    from recommender.preference import PreferenceModel
+
+    try:
+        local = mlflow.artifacts.download_artifacts(
+            f"{model_uri.rstrip('/')}/artifacts/{PREFERENCE_ARTIFACT}")
+    except (MlflowException, OSError):
+        return None
+    return PreferenceModel.load(local)
+
+
 def check_model(model_uri: str) -> None:
     """Raise UserError unless `model_uri` names a ranker this code can serve (MLmodel only)."""
+    where = _stored(model_uri)
     try:
         info = mlflow.models.get_model_info(model_uri)
     except (MlflowException, OSError) as exc:
-        raise UserError(f"model {model_uri}: cannot be found ({exc})") from None
+        raise UserError(f"model {model_uri}{where}: cannot be found ({exc})") from None
     if "python_function" not in info.flavors:
         raise UserError(f"model {model_uri}: not an MLflow python_function model")
 
 
 def load_ranker(model_uri: str):
     """The Ranker of a logged ranker, in this process (the same code path as serving)."""
+    where = _stored(model_uri)
     try:
         loaded = mlflow.pyfunc.load_model(model_uri)
     except MlflowException as exc:
-        raise UserError(f"model {model_uri}: cannot be loaded ({exc.message})") from None
+        raise UserError(f"model {model_uri}{where}: cannot be loaded ({exc.message})") from None
     return loaded.unwrap_python_model().ranker
+
+
+def catalogue_ids(model_uri: str) -> tuple[set[str], set[str]]:
+    """The brand ids and influencer ids of a logged ranker's snapshot (reads only those two
+    tables), to check feedback against what the ranker can show."""
+    ids = []
+    for table, column in (("brands", "brand_id"), ("influencers", "influencer_id")):
+        path = _download(model_uri, f"{SNAPSHOT_ARTIFACT}/{table}.parquet")
+        ids.append(set(pd.read_parquet(path, columns=[column])[column].astype(str)))
+    return ids[0], ids[1]

@@ -93,18 +93,20 @@ def run_refresh(data_dir: Path, model_name: str = config.REGISTERED_MODEL_NAME,
     import mlflow
 
     from recommender.provenance import provenance
-    from recommender.pyfunc import load_conversion_model, load_ranker, log_ranker
+    from recommender.pyfunc import load_conversion_model, load_preference, load_ranker, log_ranker
     from recommender.registry import champion_version, register_model
-    from recommender.tracking import start_run
+    from recommender.tracking import require_store, start_run
     from recommender.train import data_digest
     from recommender.validate import load_dataset
 
+    uri = require_store(f"models:/{model_name}@{alias}")  # nothing to refresh in a new store
     client = mlflow.MlflowClient()
     current = champion_version(client, model_name, alias)
     if current is None:
-        raise UserError(f"model {model_name!r} has no version with alias {alias!r} to refresh; "
-                        "run `recommender train` first")
+        raise UserError(f"model {model_name!r} has no version with alias {alias!r} to refresh "
+                        f"(tracking URI {uri}); run `recommender train` first")
     model = load_conversion_model(f"models:/{model_name}/{current.version}")
+    preference = load_preference(f"models:/{model_name}/{current.version}")
     ds = load_dataset(data_dir)
     problems, measured = _quality_problems(model, Path(data_dir), allow_unevaluated)
     made_from = provenance(data_digest(ds), model.features_)
@@ -113,7 +115,7 @@ def run_refresh(data_dir: Path, model_name: str = config.REGISTERED_MODEL_NAME,
         mlflow.log_params({"data_dir": str(data_dir), "refresh_of_version": current.version})
         if current.run_id:  # same booster: its held-out quality from its training run
             mlflow.log_metrics(client.get_run(current.run_id).data.metrics)
-        info = log_ranker(model, ds)
+        info = log_ranker(model, ds, preference=preference)
         recall = first_stage_recall(load_ranker(info.model_uri))
         measured["refresh_first_stage_recall_at_10"] = recall
         mlflow.log_metrics({k: v for k, v in measured.items() if np.isfinite(v)})

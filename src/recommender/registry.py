@@ -224,6 +224,9 @@ def resolve_version(model_uri: str) -> tuple[str, str]:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    from recommender.tracking import require_store
+
+    where = f" (tracking URI {require_store(model_uri)})"
     rest = model_uri[len("models:/"):].strip("/")
     client = MlflowClient()
     try:
@@ -234,8 +237,9 @@ def resolve_version(model_uri: str) -> tuple[str, str]:
         if version in ("", "latest"):
             versions = client.search_model_versions(f"name = '{name}'")
             if not versions:
-                raise UserError(f"model {model_uri}: no registered version")
+                raise UserError(f"model {model_uri}{where}: no registered version")
             return name, str(max(int(v.version) for v in versions))
         return name, str(client.get_model_version(name, version).version)
     except MlflowException as exc:
-        raise UserError(f"model {model_uri}: not found in the registry ({exc.message})") from None
+        raise UserError(f"model {model_uri}{where}: not found in the registry "
+                        f"({exc.message})") from None

@@ -67,6 +67,7 @@ class TrainResult:
     run_id: str | None = None
     version: str | None = None
     decision: Decision | None = None
+    preference: Any = None  # recommender.preference.FeedbackResult with --feedback
 
 
 def data_digest(ds: Dataset) -> str:
@@ -270,12 +271,16 @@ def run_training(
     workers: int | None = None,
     split_by: str = "time",
     outcome_lag: float | None = None,
+    feedback: str | Path | None = None,
     refit_on: str = "train+valid",
 ) -> TrainResult:
     """The whole `recommender train`: prepare, fit, evaluate, log, register behind the gate.
 
     engine="dask" fits with lightgbm.dask on the cluster at `scheduler` or on a local cluster
-    of `workers` processes (`recommender.distributed.fit_dask`); the rest is the same."""
+    of `workers` processes (`recommender.distributed.fit_dask`); the rest is the same.
+    `feedback` (a feedback store URL or a Parquet/CSV file of its events) also trains the
+    planners' preference model (`recommender.preference`), logged beside the conversion
+    model's metrics and blended into the ranker only if it passes its held-out test."""
     import mlflow
 
     from recommender.batch import check_engine
@@ -310,6 +315,12 @@ def run_training(
     # the held-out test window scores the model that has not seen it
     evaluation = evaluate_window(model, data.train, data.test, data.truth, seed=seed)
     evaluation.metrics.update(catalogue_evaluation(model, data, data_dir, seed))
+    preference = None
+    if feedback is not None:
+        from recommender.preference import fit_feedback, load_events
+
+        preference = fit_feedback(data.ds, load_events(feedback), model)
+        run_params["feedback"] = str(feedback)
     if refit_on == "all":
         model = refit_model(model, data, "all")
     from recommender.provenance import provenance
@@ -320,8 +331,13 @@ def run_training(
         _log_run(model, data, evaluation, run_params)
         from recommender.pyfunc import log_ranker
 
-        info = log_ranker(model, data.ds)
-        result = TrainResult(model, evaluation, run_id=run.info.run_id)
+        if preference is not None:
+            mlflow.log_metrics({k: v for k, v in preference.metrics.items() if np.isfinite(v)})
+            mlflow.log_dict(preference.model.to_dict(), "preference/corrected.json")
+            mlflow.log_dict(preference.naive.to_dict(), "preference/uncorrected.json")
+        info = log_ranker(model, data.ds, preference=preference.model
+                          if preference is not None and preference.blended else None)
+        result = TrainResult(model, evaluation, run_id=run.info.run_id, preference=preference)
         if register:
             decision = gate(model_name, model, evaluation, data.test, force_champion,
                             champion=champion, seed=seed)

@@ -75,6 +75,9 @@ def generate(
     dated_attributes: Annotated[bool, typer.Option(
         help="Write influencers as quarterly rows with valid_from whose followers, price and "
              "real-follower share drift to today's (contract version 2).")] = False,
+    planner_briefs: Annotated[int, typer.Option(
+        min=0, help="Also simulate planners' accept/reject feedback on this many shown "
+                    "shortlists (feedback.parquet, planner_truth.parquet).")] = 0,
 ) -> None:
     """Generate a synthetic world in the data contract, with truth.parquet (the true odds of
     each collaboration) and truth_catalogue.parquet (every micro-influencer's true odds for
@@ -97,6 +100,10 @@ def generate(
         from recommender.world.dated import write_dated_attributes
 
         write_dated_attributes(out_dir, seed=seed)
+    if planner_briefs:
+        from recommender.world.planners import write_planner_feedback
+
+        paths |= write_planner_feedback(out_dir, planner_briefs, seed)
     out.print(f"wrote {len(paths)} tables to {out_dir}")
 
 

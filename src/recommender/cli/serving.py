@@ -1,5 +1,4 @@
-"""Commands around the registered ranker: serve it over REST, refresh its snapshot, list
-its versions."""
+"""Commands around the registered ranker: serve it over REST, refresh its snapshot."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ TARGET_FIELDS = {
     "gender": {segment_key("gender", s): s for s in GENDER_SEGMENTS},
 }
 FIELDS = (["mode", "brand", "category", "market", "platform", "country", "min_followers",
-           "max_followers", "niche", "max_price", "top_n", "budget", "as_of"]
+           "max_followers", "niche", "max_price", "like", "top_n", "budget", "as_of"]
           + [k for keys in TARGET_FIELDS.values() for k in keys])
 DEFAULTS = {"mode": "existing", "min_followers": f"{config.MICRO_MIN_FOLLOWERS:,}",
             "max_followers": f"{config.MICRO_MAX_FOLLOWERS:,}",
@@ -108,6 +108,10 @@ def parse_brief(args: Mapping[str, str], brands: Mapping[str, str]) -> BriefForm
                      submitted=submitted)
     if not submitted:
         return form
+    unknown = sorted(str(k) for k in args if k not in FIELDS)
+    if unknown:  # a misspelt field (a hand-edited link) would silently take its default
+        form.errors["brief"] = (f"unknown field(s) {', '.join(unknown)[:MAX_FIELD_CHARS]}; the "
+                                "form's fields are " + ", ".join(FIELDS[:12]))
     v = form.values
     brief: dict[str, object] = {}
     if v["mode"] == "new":
@@ -153,6 +157,9 @@ def _filters(form: BriefForm, brief: dict[str, object]) -> None:
         value = _number(form, name, what, integer=True)
         if value is not None:
             brief[name] = value
+    seeds = [t for t in re.split(r"[\s,]+", v["like"]) if t]
+    if seeds:
+        brief["like"] = seeds
     price = _number(form, "max_price", "maximum price (USD)")
     if price is not None:
         brief["max_price"] = price
