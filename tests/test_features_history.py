@@ -109,3 +109,25 @@ def test_a_settled_at_before_started_at_is_refused():
 def _days_before_start(frames) -> str:
     start = pd.Timestamp(frames["collaborations"].loc[0, "started_at"])
     return (start - pd.Timedelta(days=1)).isoformat()
+
+
+def test_features_from_undated_snapshots_are_named_once(tiny_ds, caplog, tmp_path):
+    import dataclasses
+    import logging
+
+    from recommender.features import pair_context
+    from recommender.features.snapshots import undated_snapshot_features
+
+    undated = undated_snapshot_features(tiny_ds)
+    assert undated["influencers.price_per_post"] == ["price_per_follower", "cost_per_engagement"]
+    assert "country_match" in undated["influencers.country"]
+    assert "audience_match_mean" in undated["audience.share"]
+    # i2's posts lack followers_at_post: followers_as_of falls back on the snapshot there
+    assert undated["influencers.followers"][0].startswith("followers_as_of")
+    ds = dataclasses.replace(tiny_ds, source=tmp_path)
+    with caplog.at_level(logging.WARNING, logger="recommender.features.snapshots"):
+        pair_context(ds)
+        pair_context(ds)
+    said = [r for r in caplog.records if "no valid_from" in r.getMessage()]
+    assert len(said) == 1 and "influencers.price_per_post -> price_per_follower" in (
+        said[0].getMessage())

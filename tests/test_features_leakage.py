@@ -119,3 +119,42 @@ def test_segment_sums_over_covered_posts_equal_sums_over_all_posts_bit_for_bit()
                 [block[0, 500:520].sum(dtype=np.float64), block[0, 520:530].sum(dtype=np.float64)]]
     np.testing.assert_allclose(every[0], expected, rtol=1e-12)
     assert covered_rows(bounds[0], bounds[-1], limit=60) is None  # too many: use all posts
+
+
+def _dated_with_later_rows(ds, after: pd.Timestamp, seed: int):
+    """`ds` whose influencers carry valid_from: each original row valid from the beginning,
+    plus a second row per influencer, valid from `after`, with other followers, price,
+    real-follower share and country (what a later scrape would bring)."""
+    from recommender.features.attributes import split_dated
+
+    rng = np.random.default_rng(seed)
+    first = ds.influencers.assign(valid_from=pd.Series(pd.NaT, index=ds.influencers.index,
+                                                       dtype="datetime64[ns, UTC]"))
+    later = first.assign(
+        valid_from=after,
+        followers=first["followers"] * 3 + 1,
+        price_per_post=rng.uniform(10, 5000, len(first)),
+        real_follower_share=rng.uniform(0, 1, len(first)),
+        country="ZZ",
+    )
+    current, history = split_dated(pd.concat([first, later], ignore_index=True))
+    return dataclasses.replace(ds, influencers=current, influencer_history=history)
+
+
+def test_attribute_rows_valid_only_from_after_as_of_change_no_feature(world):
+    pairs = _sample_pairs(world, 24, seed=2)
+    cut = pairs["as_of"].max() + pd.Timedelta(seconds=1)
+    undated = build_features(world, pairs)
+    dated = build_features(_dated_with_later_rows(world, cut, seed=0), pairs)
+    pd.testing.assert_frame_equal(undated, dated, check_exact=True)
+
+
+def test_an_attribute_row_valid_before_as_of_is_the_one_used(world):
+    pairs = _sample_pairs(world, 24, seed=3)
+    cut = pairs["as_of"].min() - pd.Timedelta(seconds=1)  # every pair sees the later rows
+    dated = build_features(_dated_with_later_rows(world, cut, seed=0), pairs)
+    undated = build_features(world, pairs)
+    assert (dated["price_per_follower"] != undated["price_per_follower"]).any()
+    assert (dated["country_match"].dropna() == 0).all()  # every influencer moved to "ZZ"
+    assert (undated["country_match"] == 1).any()
+    assert not dated["real_follower_share"].equals(undated["real_follower_share"])

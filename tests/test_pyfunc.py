@@ -189,3 +189,64 @@ def test_serve_refuses_a_model_that_does_not_exist(store, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store["tracking_uri"])
     result = CliRunner().invoke(app, ["serve", "--model", "models:/no-such-model@champion"])
     assert result.exit_code == 2 and "no-such-model" in result.output
+
+
+def _champion_of(ranker_parts, tmp_path, monkeypatch):
+    """A fresh SQLite store (current directory tmp_path) holding the tiny ranker as
+    influencer-ranker@champion (version 1)."""
+    import mlflow
+
+    from recommender.pyfunc import log_ranker
+    from recommender.registry import Decision, register_model
+
+    monkeypatch.chdir(tmp_path)
+    mlflow.set_experiment("influencer-conversion")
+    with mlflow.start_run():
+        info = log_ranker(ranker_parts["model"], ranker_parts["ds"])
+    register_model(info.model_uri, REGISTERED_MODEL_NAME, Decision("champion", "test"))
+    return mlflow.MlflowClient()
+
+
+def _store_and_copy(ranker_parts, tmp_path, monkeypatch, name: str) -> tuple[str, Path]:
+    """A SQLite store URI (set as MLFLOW_TRACKING_URI) and a copy of the ranker's data."""
+    import shutil
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    shutil.copytree(ranker_parts["data_dir"], tmp_path / name)
+    return uri, tmp_path / name
+
+
+def test_refresh_onto_data_where_the_booster_shows_no_signal_keeps_the_champion(
+        ranker_parts, tmp_path, monkeypatch):
+    uri, broken = _store_and_copy(ranker_parts, tmp_path, monkeypatch, "shuffled")
+    (broken / "truth.parquet").unlink(missing_ok=True)
+    collabs = pd.read_parquet(broken / "collaborations.parquet")
+    collabs["conversions"] = np.random.default_rng(0).permutation(collabs["conversions"])
+    collabs.to_parquet(broken / "collaborations.parquet", index=False)
+    with mlflow_store(uri):
+        client = _champion_of(ranker_parts, tmp_path, monkeypatch)
+        result = CliRunner().invoke(app, ["refresh", "--data", str(broken)])
+        assert result.exit_code == 0, result.output
+        champion = client.get_model_version_by_alias(REGISTERED_MODEL_NAME, "champion")
+        assert str(champion.version) == "1"
+        refreshed = client.get_model_version_by_alias(REGISTERED_MODEL_NAME, "challenger")
+        assert "not made champion" in refreshed.tags["gate_reason"]
+        run = client.get_run(refreshed.run_id)
+        assert "refresh_first_stage_recall_at_10" in run.data.metrics
+        assert "refresh_auc" in run.data.metrics
+
+
+def test_refresh_without_outcomes_to_re_evaluate_on_is_refused_unless_allowed(
+        ranker_parts, tmp_path, monkeypatch):
+    uri, bare = _store_and_copy(ranker_parts, tmp_path, monkeypatch, "bare")
+    (bare / "collaborations.parquet").unlink()
+    with mlflow_store(uri):
+        client = _champion_of(ranker_parts, tmp_path, monkeypatch)
+        refused = CliRunner().invoke(app, ["refresh", "--data", str(bare)])
+        assert refused.exit_code == 2 and "--allow-unevaluated" in refused.output
+        assert len(client.search_model_versions(f"name = '{REGISTERED_MODEL_NAME}'")) == 1
+        allowed = CliRunner().invoke(app, ["refresh", "--data", str(bare),
+                                           "--allow-unevaluated"])
+        assert allowed.exit_code == 0, allowed.output
+        assert "version 2 as champion" in " ".join(allowed.output.split())

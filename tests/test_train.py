@@ -76,6 +76,8 @@ def test_run_scores_the_catalogue_truth_of_a_generated_world(trained_world):
             f"catalogue_baseline_random_ndcg_at_{k}"]
         assert 0.0 < random < model <= 1.0
         assert f"catalogue_baseline_heuristic_ndcg_at_{k}" in logged
+        regret = logged[f"catalogue_regret_at_{k}"]
+        assert 0.0 <= regret < logged[f"catalogue_baseline_random_regret_at_{k}"]
     # the same figure from the catalogue's own pieces: every micro-influencer, gains p_true
     from recommender.catalogue import catalogue_features, catalogue_ndcg, read_catalogue_truth
 
@@ -160,3 +162,39 @@ def test_a_feature_schema_change_is_never_promoted_automatically(trained_world):
     assert decision.alias == "challenger"
     assert "feature schema changed (added ['pair_conversion_rate'])" in decision.reason
     assert "never promoted automatically" in decision.reason
+
+
+def test_runs_and_versions_record_code_data_and_features_and_models_lists_them(
+        trained_world, monkeypatch):
+    import subprocess
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from recommender.cli import app
+
+    client = use_store(trained_world)
+    run = client.get_run(trained_world["run_id"])
+    version = client.get_model_version(trained_world["model_name"],
+                                       trained_world["result"].version)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                          cwd=Path(__file__).parent, check=True).stdout.strip()
+    model = trained_world["result"].model
+    for tags in (run.data.tags, version.tags):
+        assert tags["git_commit"] == head
+        assert tags["git_dirty"] in ("true", "false")
+        assert tags["package_version"] == "0.1.0"
+        assert tags["data_digest"] == run.data.params["data_digest"]
+        assert tags["features"].split(",") == model.features_
+    from recommender.provenance import list_versions
+
+    listing = list_versions(trained_world["model_name"]).set_index("version")
+    row = listing.loc[int(trained_world["result"].version)]
+    assert "champion" in row["aliases"].split(",")
+    assert row["auc"] == run.data.metrics["auc"] and row["git_commit"].startswith(head[:10])
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", trained_world["tracking_uri"])
+    listed = CliRunner().invoke(app, ["models", "--model-name", trained_world["model_name"]],
+                                env={"COLUMNS": "300"})
+    assert listed.exit_code == 0, listed.output
+    line = next(x for x in listed.output.splitlines() if "champion" in x)
+    assert f"{run.data.metrics['auc']:.3f}" in line and head[:10] in line

@@ -322,6 +322,23 @@ def test_quarantine_refuses_to_set_aside_a_whole_table(tmp_path):
     assert not (tmp_path / "r.csv").exists()
 
 
+def test_dated_influencers_are_unique_per_valid_from_and_the_latest_row_is_current():
+    frames = tiny_frames()
+    inf = frames["influencers"]
+    later = inf.iloc[[0]].assign(price_per_post=999.0)
+    inf = pd.concat([inf, later], ignore_index=True)
+    inf["valid_from"] = [None] * (len(inf) - 1) + ["2024-01-01T00:00:00Z"]
+    frames["influencers"] = inf
+    ds = validate_frames(frames)
+    assert ds.influencers["influencer_id"].is_unique
+    first = ds.influencers["influencer_id"].iloc[0]
+    assert ds.influencers.set_index("influencer_id").loc[first, "price_per_post"] == 999.0
+    assert len(ds.influencer_history) == len(inf)
+    frames["influencers"] = pd.concat([inf, inf.iloc[[-1]]], ignore_index=True)  # same instant
+    with pytest.raises(ValidationError, match="unique per valid_from"):
+        validate_frames(frames)
+
+
 def test_pairs_errors_name_the_offending_value_and_its_row(tmp_path):
     ds = validate_frames(tiny_frames())
     path = tmp_path / "pairs.csv"

@@ -59,11 +59,17 @@ def catalogue_metrics(model, train: pd.DataFrame, features: pd.DataFrame,
                       truth: pd.DataFrame, seed: int = 0) -> dict[str, float]:
     """catalogue_ndcg_at_<k> of the model scoring every catalogue pair (brute force, by its
     raw margin, the order of its calibrated score), and of the heuristic and random
-    baselines (fitted on `train`) as catalogue_baseline_<name>_ndcg_at_<k>."""
+    baselines (fitted on `train`) as catalogue_baseline_<name>_ndcg_at_<k>; likewise
+    catalogue_<name>regret_at_<k>: the true conversion probability per booking lost against
+    each brand's best k (`metrics.regret_at_k`)."""
     scores = {
         "": model.predict_raw(features[FEATURE_COLUMNS]),
         "baseline_heuristic_": heuristic_score(train, features),
         "baseline_random_": random_score(train, features, seed=seed),
     }
-    return {f"catalogue_{name}ndcg_at_{k}": catalogue_ndcg(truth, s, k)
-            for name, s in scores.items() for k in CATALOGUE_KS}
+    p, brand = truth["p_true"].to_numpy(), truth["brand_id"].to_numpy()
+    out = {f"catalogue_{name}ndcg_at_{k}": catalogue_ndcg(truth, s, k)
+           for name, s in scores.items() for k in CATALOGUE_KS}
+    out.update({f"catalogue_{name}regret_at_{k}": metrics.regret_at_k(p, s, groups=brand, k=k)
+                for name, s in scores.items() for k in CATALOGUE_KS})
+    return out

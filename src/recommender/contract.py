@@ -67,8 +67,10 @@ INFLUENCERS = Table(
         Column("country", "str", required=False),
         Column("real_follower_share", "float", required=False, min_value=0.0, max_value=1.0),
         Column("price_per_post", "float", required=False, min_value=0.0),
+        # contract version 2: the row holds from this instant until the influencer's next row
+        Column("valid_from", "timestamp", required=False),
     ),
-    description="one row per influencer account",
+    description="one row per influencer account (per valid_from where dated)",
 )
 AUDIENCE = Table(
     "audience", False, _audience_columns("influencer_id", "influencers.influencer_id"),

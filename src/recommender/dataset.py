@@ -71,6 +71,8 @@ class Dataset:
     warnings: list[str] = field(default_factory=list)
     rejects: pd.DataFrame = field(default_factory=empty_rejects)
     source: str | Path | None = None  # the data folder, or its fsspec URL
+    # every dated influencer row (contract version 2, `valid_from`); None: undated snapshot
+    influencer_history: pd.DataFrame | None = None
 
     def table(self, name: str) -> pd.DataFrame:
         return getattr(self, name)

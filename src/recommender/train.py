@@ -151,6 +151,16 @@ def fit(data: TrainingData, params: dict[str, Any] | None = None, seed: int = 0,
                      data.valid[FEATURE_COLUMNS], data.valid[LABEL])
 
 
+def refit_model(model: ConversionModel, data: TrainingData, windows: str) -> ConversionModel:
+    """`model` (its rounds) grown again on train + validation, or with windows="all" also on
+    test, with a cross-fitted calibration (`recommender.refit`)."""
+    from recommender.refit import refit
+
+    parts = [data.train, data.valid] + ([data.test] if windows == "all" else [])
+    rows = pd.concat(parts, ignore_index=True)
+    return refit(model, rows[FEATURE_COLUMNS], rows[LABEL].to_numpy())
+
+
 def catalogue_evaluation(model: ConversionModel, data: TrainingData, data_dir: Path,
                          seed: int = 0) -> dict[str, float]:
     """Catalogue NDCG of the model and of the heuristic and random baselines where the data
@@ -167,16 +177,6 @@ def catalogue_evaluation(model: ConversionModel, data: TrainingData, data_dir: P
                 truth["brand_id"].nunique(), scored["catalogue_ndcg_at_10"],
                 scored["catalogue_baseline_heuristic_ndcg_at_10"])
     return scored
-
-
-def refit_model(model: ConversionModel, data: TrainingData, windows: str) -> ConversionModel:
-    """`model` (its rounds) grown again on train + validation, or with windows="all" also on
-    test, with a cross-fitted calibration (`recommender.refit`)."""
-    from recommender.refit import refit
-
-    parts = [data.train, data.valid] + ([data.test] if windows == "all" else [])
-    rows = pd.concat(parts, ignore_index=True)
-    return refit(model, rows[FEATURE_COLUMNS], rows[LABEL].to_numpy())
 
 
 def gate(model_name: str, model: ConversionModel, evaluation: Evaluation, test: pd.DataFrame,
@@ -331,7 +331,11 @@ def run_training(
         run_params["feedback"] = str(feedback)
     if refit_on == "all":
         model = refit_model(model, data, "all")
+    from recommender.provenance import provenance
+
+    made_from = provenance(data.digest, model.features_)
     with start_run(experiment, f"train-{data.digest}") as run:
+        mlflow.set_tags(made_from)
         _log_run(model, data, evaluation, run_params)
         from recommender.pyfunc import log_ranker
 
@@ -347,7 +351,7 @@ def run_training(
                             champion=champion, seed=seed)
             version = register_model(
                 info.model_uri, model_name, decision,
-                tags={"run_id": run.info.run_id, "data_digest": data.digest},
+                tags={"run_id": run.info.run_id, **made_from},
                 expected=UNCHECKED if force_champion else champion)
             decision = Decision(version.tags["gate_alias"], version.tags["gate_reason"])
             mlflow.set_tags({"registered_version": version.version, "alias": decision.alias,

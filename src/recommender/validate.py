@@ -144,7 +144,7 @@ def _check_column(check: _TableCheck, col: Column) -> None:
     if col.allowed is not None:
         allowed = "one of " + ", ".join(col.allowed)
         check.flag(name, allowed, value.notna() & ~value.isin(col.allowed))
-    if col.unique:
+    if col.unique and not _dated(check):
         check.flag(name, "unique", value.notna() & value.duplicated(keep=False))
     if _is_country(check.spec.name, name):
         bad = value.notna() & ~value.astype("object").str.fullmatch(r"[A-Z]{2}", na=False)
@@ -216,8 +216,18 @@ def _check_table(
         _check_shares(check)
     if spec.name == "collaborations":
         _check_settled(check)
+    if _dated(check):
+        key = spec.columns[0].name
+        pair = check.typed[[key, "valid_from"]]
+        check.flag(key, "unique per valid_from", pair[key].notna() & pair.duplicated(keep=False))
     _check_references(check, parents)
     return check
+
+
+def _dated(check: _TableCheck) -> bool:
+    """A table with dated rows (contract version 2): its key is unique per valid_from."""
+    return "valid_from" in check.raw.columns and any(
+        c.name == "valid_from" for c in check.spec.columns)
 
 
 def _check_settled(check: _TableCheck) -> None:
@@ -362,8 +372,12 @@ def validate_frames(
         raise ValidationError(fatal if fatal and on_invalid == "quarantine" else problems)
 
     warnings.extend(_vocabulary_warnings(typed, files))
+    from recommender.features.attributes import split_dated
+
+    influencers, history = split_dated(typed["influencers"])
     ds = Dataset(
-        influencers=typed["influencers"], posts=typed["posts"], brands=typed["brands"],
+        influencers=influencers, influencer_history=history,
+        posts=typed["posts"], brands=typed["brands"],
         audience=typed["audience"], brand_audience=typed["brand_audience"],
         collaborations=typed["collaborations"], present=present, files=files,
         warnings=warnings, rejects=pd.concat(rejects, ignore_index=True), source=source,

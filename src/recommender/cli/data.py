@@ -72,6 +72,9 @@ def generate(
     parts: Annotated[int, typer.Option(
         min=1, help="Write posts and audience as folders of this many Parquet files, generated "
                     "one at a time (bounded memory, for big worlds).")] = 1,
+    dated_attributes: Annotated[bool, typer.Option(
+        help="Write influencers as quarterly rows with valid_from whose followers, price and "
+             "real-follower share drift to today's (contract version 2).")] = False,
     planner_briefs: Annotated[int, typer.Option(
         min=0, help="Also simulate planners' accept/reject feedback on this many shown "
                     "shortlists (feedback.parquet, planner_truth.parquet).")] = 0,
@@ -82,7 +85,8 @@ def generate(
 
     Example: recommender generate --out data/raw --influencers 5000 --brands 200 --seed 7
     --story reach; a big world in parts:
-    recommender generate --out data/big --influencers 500000 --parts 50
+    recommender generate --out data/big --influencers 500000 --parts 50;
+    dated influencer rows: recommender generate --out data/dated --dated-attributes
     """
     from recommender.errors import UserError
     from recommender.world import generate_world
@@ -92,6 +96,10 @@ def generate(
         raise UserError(f"--story {story!r}: must be one of {', '.join(STORIES)}")
     paths = generate_world(out_dir, n_influencers=influencers, n_brands=brands, months=months,
                            seed=seed, progress=True, story=story, parts=parts)
+    if dated_attributes:
+        from recommender.world.dated import write_dated_attributes
+
+        write_dated_attributes(out_dir, seed=seed)
     if planner_briefs:
         from recommender.world.planners import write_planner_feedback
 

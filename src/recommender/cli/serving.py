@@ -67,41 +67,57 @@ def refresh(
         config.CHAMPION_ALIAS
     ),
     experiment: ExperimentOpt = config.DEFAULT_EXPERIMENT,
+    allow_unevaluated: Annotated[bool, typer.Option(
+        help="Refresh even when --data holds no collaborations to re-evaluate on.")] = False,
 ) -> None:
     """Log a new ranker version with a fresh snapshot of --data and the same booster.
 
-    No retraining; the new version takes the alias of the version it refreshes.
+    No retraining. The new version takes the alias of the version it refreshes only if the
+    booster still shows signal and beats the heuristic baseline on the new data's test
+    window, the new first stage keeps the exhaustive top 10, and the alias has not moved
+    meanwhile; otherwise it becomes challenger, with the reason.
 
     Example: recommender refresh --data data/raw
     """
-    import mlflow
+    from recommender.refresh import run_refresh
+
+    result = run_refresh(data, model_name, alias, experiment, allow_unevaluated)
+    out.print(f"registered {model_name} version {result.version} as "
+              f"[bold]{result.decision.alias}[/]: {result.decision.reason}", highlight=False)
+
+
+@app.command()
+@friendly_errors
+def models(model_name: ModelNameOpt = config.REGISTERED_MODEL_NAME) -> None:
+    """List the registered versions of the ranker, newest first: aliases, the key test
+    metrics of their run, git commit (+dirty), package version, data digest, feature count.
+
+    Example: recommender models --model-name influencer-ranker
+    """
+    from mlflow.exceptions import MlflowException
+    from rich.table import Table
 
     from recommender.errors import UserError
-    from recommender.pyfunc import load_conversion_model, load_preference, log_ranker
-    from recommender.registry import Decision, champion_version, register_model
-    from recommender.tracking import require_store, start_run
-    from recommender.validate import load_dataset
+    from recommender.provenance import KEY_METRICS, list_versions
 
-    uri = require_store(f"models:/{model_name}@{alias}")  # nothing to refresh in a new store
-    client = mlflow.MlflowClient()
-    current = champion_version(client, model_name, alias)
-    if current is None:
-        raise UserError(f"model {model_name!r} has no version with alias {alias!r} to refresh "
-                        f"(tracking URI {uri}); run `recommender train` first")
-    model = load_conversion_model(f"models:/{model_name}/{current.version}")
-    preference = load_preference(f"models:/{model_name}/{current.version}")
-    ds = load_dataset(data)
-    with start_run(experiment, f"refresh-v{current.version}") as run:
-        mlflow.set_tags({"kind": "refresh", "refresh_of_version": current.version})
-        mlflow.log_params({"data_dir": str(data), "refresh_of_version": current.version})
-        if current.run_id:  # same booster, same measured quality
-            mlflow.log_metrics(client.get_run(current.run_id).data.metrics)
-        info = log_ranker(model, ds, preference=preference)
-        as_of = info.metadata["snapshot_as_of"] if info.metadata else "?"
-        decision = Decision(alias, f"refresh of version {current.version}: same booster, "
-                            f"snapshot as of {as_of}")
-        version = register_model(info.model_uri, model_name, decision, client,
-                                 tags={"run_id": run.info.run_id,
-                                       "refresh_of_version": current.version})
-    out.print(f"registered {model_name} version {version.version} as [bold]{alias}[/]: "
-              f"{decision.reason}", highlight=False)
+    try:
+        versions = list_versions(model_name)
+    except MlflowException as exc:
+        raise UserError(f"model {model_name!r}: not found in the registry ({exc.message})"
+                        ) from None
+    t = Table(title=f"{model_name}: {len(versions)} version(s)")
+    shown = ["version", "aliases", "created", *KEY_METRICS, "git_commit", "package_version",
+             "data_digest", "features"]
+    for c in shown:
+        t.add_column(c, justify="right" if c in KEY_METRICS or c == "version" else "left")
+    for _, row in versions.iterrows():
+        t.add_row(*(_cell(row[c]) for c in shown))
+    out.print(t)
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return "" if value != value else f"{value:.3f}"
+    if hasattr(value, "strftime"):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return str(value)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.contract import DIMENSIONS, SHARE_SUM_TOLERANCE
+from recommender.features.attributes import attributes_as_of
 from recommender.features.audience import (
     AUDIENCE_PREFIX,
     INFLUENCER_AUDIENCE_FEATURES,
@@ -92,7 +93,9 @@ def pair_context(ds, outcome_lag_days: float | None = None) -> PairContext:
     settled (settled_at, else started_at + `outcome_lag_days`, default
     config.DEFAULT_OUTCOME_LAG_DAYS)."""
     from recommender.config import DEFAULT_OUTCOME_LAG_DAYS
+    from recommender.features.snapshots import say_undated_once
 
+    say_undated_once(ds)
     lag = DEFAULT_OUTCOME_LAG_DAYS if outcome_lag_days is None else float(outcome_lag_days)
     audience = shares_wide(ds.audience, "influencer_id", ds.influencers["influencer_id"],
                            AUDIENCE_PREFIX)
@@ -136,20 +139,19 @@ def influencer_features(ds, keys: pd.DataFrame, context: PairContext | None = No
     codes = _codes(ctx.collabs.influencer_index, keys["influencer_id"], "influencer_id")
     as_of = to_ns(keys["as_of"])
     inf = ds.influencers
-    followers = inf["followers"].to_numpy(np.float64)[codes]
-    eng = engagement_features(_post_history(ds, ctx), codes, as_of, followers)
+    attrs = attributes_as_of(ds, codes, as_of)
+    eng = engagement_features(_post_history(ds, ctx), codes, as_of, attrs["followers"])
     feats = dict(eng)
     feats.update(influencer_audience_features(
-        inf["real_follower_share"].to_numpy(np.float64)[codes], eng["followers_as_of"],
-        eng["er_mean_365d"]))
-    feats.update(price_features(inf["price_per_post"].to_numpy(np.float64)[codes],
-                                eng["followers_as_of"], eng["mean_interactions_365d"]))
+        attrs["real_follower_share"], eng["followers_as_of"], eng["er_mean_365d"]))
+    feats.update(price_features(attrs["price_per_post"], eng["followers_as_of"],
+                                eng["mean_interactions_365d"]))
     feats.update(influencer_history_features(ctx.collabs, codes, as_of,
                                              global_rate(ctx.collabs, as_of)))
     out = pd.DataFrame({
         "influencer_id": keys["influencer_id"].to_numpy(),
         "as_of": from_ns(as_of),
-        "influencer_country": inf["country"].take(codes).to_numpy(),
+        "influencer_country": attrs["country"],
         "platform": inf["platform"].take(codes).to_numpy(),
         "niche": inf["niche"].take(codes).to_numpy(),
     })
