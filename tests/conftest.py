@@ -97,6 +97,8 @@ def tiny_frames() -> dict[str, pd.DataFrame]:
         "fee": [100.0, 80.0, 90.0, 120.0, 70.0],
         "clicks": [30, 5, 12, 50, 20],
         "conversions": [3, 0, 1, 5, 2],
+        # outcomes final at the start, so the hand-computed rates need no outcome lag
+        "settled_at": [_days_before(d) for d in (100, 50, 30, 0, -10)],
     })
     return {"influencers": influencers, "posts": posts, "brands": brands,
             "audience": audience, "brand_audience": brand_audience,
@@ -220,9 +222,10 @@ def trained_world(small_world_dir: Path, tmp_path_factory: pytest.TempPathFactor
 
 
 # ----------------------------------------------------------------------------- batch scoring
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def compiled_model_cache(tmp_path_factory: pytest.TempPathFactory):
-    """Compiled models (lleaves) cached in a temporary folder for the session, not in ~."""
+    """Compiled models (lleaves) cached in a temporary folder for the session, not in ~ (for
+    every test: the ranker compiles its trees when it loads)."""
     folder = tmp_path_factory.mktemp("compiled")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RECOMMENDER_CACHE", str(folder))

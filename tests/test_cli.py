@@ -36,3 +36,18 @@ def test_module_entry_point_runs_the_same_app():
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
     assert "score" in done.stdout and "Usage" in done.stdout
+
+
+@pytest.mark.parametrize("args", [["recommend", "--brand", "b1"], ["refresh"]])
+def test_model_commands_elsewhere_name_the_store_and_create_none(tmp_path, args):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")} | {
+        "COLUMNS": "300"}
+    done = subprocess.run([sys.executable, "-m", "recommender.cli", *args], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120)
+    text = " ".join(done.stderr.split())
+    assert done.returncode == 2, done.stderr
+    db = tmp_path / "mlflow.db"
+    assert f"no MLflow store at {db} (tracking URI sqlite:///{db})" in text
+    assert "Traceback" not in text and list(tmp_path.iterdir()) == []

@@ -9,7 +9,7 @@ from conftest import TINY_AS_OF, pair_row, tiny_frames
 
 from recommender.features import build_features
 from recommender.features.history import PRIOR_COLLABORATIONS
-from recommender.validate import validate_frames
+from recommender.validate import ValidationError, validate_frames
 
 K = PRIOR_COLLABORATIONS
 GLOBAL = 2 / 3  # c1 (converted), c2 (not), c3 (converted) started before as_of
@@ -60,3 +60,52 @@ def test_history_grows_once_as_of_passes_the_start(tiny_ds):
                                               "as_of": [TINY_AS_OF, later]}))
     assert f["inf_collab_count"].tolist() == [2, 3]  # c4 counts one second after its start
     assert f["pair_collab_count"].tolist() == [1, 2]
+
+
+def _without_settled_at(conversions_of_c3: int):
+    frames = tiny_frames()
+    c = frames["collaborations"].drop(columns="settled_at")
+    c.loc[c["collaboration_id"] == "c3", "conversions"] = conversions_of_c3
+    frames["collaborations"] = c
+    return validate_frames(frames)
+
+
+def test_an_outcome_inside_the_outcome_lag_is_not_seen(tiny_pairs):
+    from recommender.features import pair_context
+
+    # c3 (i1 x b2) started 30 days before as_of: with a 31-day lag its outcome is unsettled
+    rates = {}
+    for lag in (0, 31):
+        for conversions in (0, 7):
+            ds = _without_settled_at(conversions)
+            f = build_features(ds, tiny_pairs, pair_context(ds, lag))
+            rates[lag, conversions] = pair_row(f, "b1", "i1")
+    for col in ("inf_conversion_rate", "inf_conversions_per_collab", "niche_category_rate"):
+        assert rates[31, 0][col] == rates[31, 7][col], col
+    assert rates[0, 0]["inf_conversion_rate"] != rates[0, 7]["inf_conversion_rate"]
+    # the collaboration itself still counts as having happened
+    assert rates[31, 0]["inf_collab_count"] == 2 and rates[31, 0]["days_since_last_collab"] == 30
+
+
+def test_settled_at_overrides_the_outcome_lag(tiny_ds, tiny_pairs):
+    from recommender.features import pair_context
+
+    late = tiny_frames()
+    c = late["collaborations"]
+    c.loc[c["collaboration_id"] == "c1", "settled_at"] = TINY_AS_OF.isoformat()  # not yet
+    ds = validate_frames(late)
+    f = pair_row(build_features(ds, tiny_pairs, pair_context(ds, 0)), "b1", "i1")
+    assert f["inf_conversions_per_collab"] == pytest.approx(1.0)  # c3 only: c1 unsettled
+    assert f["inf_collab_count"] == 2
+
+
+def test_a_settled_at_before_started_at_is_refused():
+    frames = tiny_frames()
+    frames["collaborations"].loc[0, "settled_at"] = _days_before_start(frames)
+    with pytest.raises(ValidationError, match="column 'settled_at'.*before started_at"):
+        validate_frames(frames)
+
+
+def _days_before_start(frames) -> str:
+    start = pd.Timestamp(frames["collaborations"].loc[0, "started_at"])
+    return (start - pd.Timedelta(days=1)).isoformat()

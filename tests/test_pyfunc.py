@@ -64,6 +64,11 @@ def test_bad_requests_raise_invalid_parameter_errors_naming_the_field(store):
     with pytest.raises(MlflowException) as info:
         loaded.predict(pd.DataFrame([{"brand_id": "b00"}]), params={"top_n": 1.5})
     assert info.value.error_code == "INVALID_PARAMETER_VALUE" and "top_n" in info.value.message
+    with pytest.raises(MlflowException) as info:  # MLflow alone drops it: a silent top 10
+        loaded.predict(pd.DataFrame([{"brand_id": "b00"}]), params={"topn": 3, "top_n": 2})
+    assert info.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert "unknown parameter(s) topn; known parameters: as_of, budget, top_n" in (
+        info.value.message)
 
 
 def test_load_conversion_model_and_load_ranker_read_the_logged_parts(store, ranker_parts):

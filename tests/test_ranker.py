@@ -45,7 +45,7 @@ def test_scores_equal_the_models_batch_scores_of_the_same_pairs(ranker, ranker_p
     pairs = pd.DataFrame({"brand_id": brand, "influencer_id": out["influencer_id"],
                           "as_of": ds.latest_timestamp})
     expected = model.predict_proba(build_features(ds, pairs)[model.features_])
-    np.testing.assert_allclose(out["score"].to_numpy(), expected, rtol=1e-12)
+    np.testing.assert_array_equal(out["score"].to_numpy(), expected)  # bit for bit
     assert list(out["rank"]) == list(range(1, 9))
     assert (np.diff(out["score"].to_numpy()) <= 0).all()
     assert list(out.columns) == OUTPUT_COLUMNS
@@ -100,6 +100,26 @@ def test_first_stage_pair_values_equal_the_pair_features(ranker, ranker_parts):
                                        equal_nan=True, err_msg=name)
 
 
+def test_pre_encoded_rows_equal_the_encoded_pair_features_bit_for_bit(ranker, ranker_parts):
+    ds, model = ranker_parts["ds"], ranker_parts["model"]
+    rows = np.arange(1, len(ds.influencers), 2)
+    with_history = ds.collaborations["brand_id"].value_counts().index[0]  # pair history too
+    for brief in (ranker_parts_brief(ranker, brand_id=with_history),
+                  ranker_parts_brief(ranker, category="beauty", brand_country="US",
+                                     target_age={"18-24": 0.7, "25-34": 0.3})):
+        profile = ranker.brand_profile(brief)
+        side = ranker.side.take(rows).reset_index(drop=True)
+        pairs = pd.DataFrame({"brand_id": profile["brand_id"].iloc[0],
+                              "influencer_id": side["influencer_id"], "as_of": ranker.as_of})
+        exact = model.feature_matrix(pair_features(side, profile, ranker.context, pairs))
+        fast = ranker.encoded.rows(rows, ranker.brand_side(brief))
+        np.testing.assert_array_equal(fast, exact)
+    assert np.nansum(exact[:, model.features_.index("pair_collab_count")]) == 0  # inline
+    known = ranker.encoded.rows(rows, ranker.brand_side(ranker_parts_brief(
+        ranker, brand_id=with_history)))
+    assert np.nansum(known[:, model.features_.index("pair_collab_count")]) > 0
+
+
 def ranker_parts_brief(ranker: Ranker, **fields):
     from recommender.briefs import parse_briefs
 
@@ -143,11 +163,12 @@ def test_later_as_of_advances_time_since_features_and_is_reported(ranker, ranker
     brand = ranker_parts["ds"].brands["brand_id"].iloc[1]
     brief = ranker_parts_brief(ranker, brand_id=brand)
     rows = ranker.candidates(brief)[:5]
-    profile = ranker.brand_profile(brief)
-    now = ranker._features(rows, profile, ranker.as_of)
-    later = ranker._features(rows, profile, ranker.as_of + pd.Timedelta(days=10))
-    np.testing.assert_allclose(later["days_since_last_post"], now["days_since_last_post"] + 10)
-    assert later["er_mean_30d"].equals(now["er_mean_30d"])
+    side = ranker.brand_side(brief)
+    now, later = ranker.encoded.rows(rows, side), ranker.encoded.rows(rows, side, 10.0)
+    col = ranker.encoded.position
+    np.testing.assert_allclose(later[:, col["days_since_last_post"]],
+                               now[:, col["days_since_last_post"]] + 10)
+    np.testing.assert_array_equal(later[:, col["er_mean_30d"]], now[:, col["er_mean_30d"]])
     when = (ranker.as_of + pd.Timedelta(days=10)).isoformat()
     out = ranker.recommend(_brief(brand_id=brand), top_n=2, as_of=when)
     assert set(out["as_of"]) == {when} and set(out["snapshot_as_of"]) == {
@@ -261,6 +282,24 @@ def test_budget_mode_stays_within_budget_and_counts_unpriced(ranker, ranker_part
     eligible = inf["followers"].between(1_000, 100_000)
     assert out["unpriced_left_out"].iloc[0] == int((eligible & inf["price_per_post"].isna()).sum())
     assert out["expected_conversions"].iloc[0] == pytest.approx(out["score"].sum())
+
+
+def test_budget_without_any_priced_candidate_says_so_with_the_unpriced_count(ranker_parts,
+                                                                            tmp_path):
+    import dataclasses
+
+    from recommender.snapshot import build_snapshot
+
+    ds = ranker_parts["ds"]  # the same world without prices (the real sample has none)
+    ds = dataclasses.replace(ds, influencers=ds.influencers.assign(price_per_post=np.nan))
+    unpriced = Ranker(ranker_parts["model"], build_snapshot(ds, ranker_parts["model"],
+                                                            out_dir=tmp_path / "snap"))
+    micro = int(ds.influencers["followers"].between(1_000, 100_000).sum())
+    with pytest.raises(UserError) as info:  # was an empty answer: "no influencer matches"
+        unpriced.recommend(_brief(brand_id="b01"), top_n=5, budget=1000)
+    assert (f"budget = 1000: no candidate has a price: all {micro:,} that pass the filters "
+            "lack price_per_post") in str(info.value)
+    assert len(unpriced.recommend(_brief(brand_id="b01"), top_n=5)) == 5  # unbudgeted: ranked
 
 
 def test_concurrent_requests_get_the_same_answers_as_serial_ones(ranker_parts):

@@ -33,6 +33,8 @@ BAD = [
      ["min_followers", "'7'"]),
     ({"dataframe_records": [{"brand_id": "b01", "max_followers": True}]},
      ["max_followers", "True"]),
+    ({"dataframe_records": [{"brand_id": "b01"}], "params": {"topn": 3}},
+     ["unknown parameter(s) topn", "top_n"]),
     ({"dataframe_records": [{"brand_id": "b01"}], "params": {"as_of": "2099-01-01"}},
      ["as_of", "'2099-01-01'", "end of the model's data"]),
     ({"dataframe_records": [{"like": ["i_nobody"]}]}, ["like = 'i_nobody'"]),

@@ -106,3 +106,20 @@ def test_cold_start_mask_flags_unseen_influencer_or_brand():
 def test_cold_start_mask_names_missing_column():
     with pytest.raises(ValueError, match="'brand_id'"):
         cold_start_mask(pd.DataFrame({"influencer_id": ["a"]}), pd.DataFrame({"influencer_id": []}))
+
+
+def test_rows_not_settled_by_the_next_window_leave_train_and_validation():
+    from recommender.split import settled_in_time
+
+    times = pd.date_range("2024-01-01", periods=100, freq="D", tz="UTC")
+    rows = pd.DataFrame({"collaboration_id": [f"c{i}" for i in range(100)], "as_of": times})
+    split = TimeSplit.from_frame(rows)
+    train, valid, _ = split.split(rows)
+    lag = pd.Timedelta(days=10)
+    settled = pd.Series(times + lag, index=rows["collaboration_id"])
+    kept_train, kept_valid = settled_in_time(train, valid, split, settled)
+    assert (kept_train["as_of"] + lag < split.train_end).all()
+    assert (kept_valid["as_of"] + lag < split.valid_end).all()
+    # a gap of the lag before each boundary, nothing more taken away
+    assert split.train_end - kept_train["as_of"].max() <= lag + pd.Timedelta(days=1)
+    assert len(kept_train) == len(train) - 10 and len(kept_valid) == len(valid) - 10

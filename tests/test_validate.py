@@ -320,3 +320,18 @@ def test_quarantine_refuses_to_set_aside_a_whole_table(tmp_path):
     assert result.exit_code == 2 and "[green]valid" not in text and "\nvalid" not in text
     assert "posts.csv: column 'influencer_id': quarantine would set aside 2 of 3" in text
     assert not (tmp_path / "r.csv").exists()
+
+
+def test_pairs_errors_name_the_offending_value_and_its_row(tmp_path):
+    ds = validate_frames(tiny_frames())
+    path = tmp_path / "pairs.csv"
+    pd.DataFrame({"brand_id": ["b1", "b2", "b1"],
+                  "influencer_id": ["007", "i2", "i9999"]}).to_csv(path, index=False)
+    with pytest.raises(ValidationError) as info:
+        load_pairs(path, ds)
+    (problem,) = info.value.problems
+    assert problem.column == "influencer_id" and problem.first_ids == ("row 3: 'i9999'",)
+    assert "(first: row 3: 'i9999')" in problem.message()  # was "(first: 'b1')"
+    pairs, rejects = load_pairs(path, ds, on_invalid="quarantine")
+    assert len(pairs) == 2 and rejects["id"].tolist() == ["row 3: 'i9999'"]
+    assert rejects["row"].tolist() == [3] and rejects["value"].tolist() == ["i9999"]

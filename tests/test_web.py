@@ -358,3 +358,10 @@ def test_sparkline_skips_unknown_weeks_and_share_bars_tick_only_real_targets():
     bars = str(svg.share_bars(["a", "b"], [0.5, 0.5], [0.0, 1.0], "t"))
     assert bars.count('class="tgt"') == 1 and bars.count('class="aud"') == 2
 
+
+
+def test_an_unknown_field_is_an_error_not_a_silent_default(client, brand):
+    resp, page = get(client, f"brand={brand}&topn=3")  # misspelt: would show the top 10
+    assert resp.status_code == 422 and page.rows == []
+    assert "unknown field(s) topn" in errors(page)["brief-error"]
+    assert "top_n" in errors(page)["brief-error"]

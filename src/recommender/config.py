@@ -22,6 +22,10 @@ DEFAULT_BRANDS = 200
 DEFAULT_MONTHS = 18
 DEFAULT_SEED = 7
 
+# An earlier collaboration's outcome counts in history features only this many days after it
+# started, unless the data gives its settled_at (docs/model.md, "Outcome lag", says why 30).
+DEFAULT_OUTCOME_LAG_DAYS = 30.0
+
 # Ranker
 MICRO_MIN_FOLLOWERS = 1_000
 MICRO_MAX_FOLLOWERS = 100_000

@@ -113,6 +113,8 @@ COLLABORATIONS = Table(
         Column("fee", "float", required=False, min_value=0.0),
         Column("clicks", "int", required=False, min_value=0),
         Column("conversions", "int", min_value=0),
+        # contract version 2: when the conversions were final (absent: started_at + lag)
+        Column("settled_at", "timestamp", required=False),
     ),
     description="past sponsored collaborations and their outcomes (the labels)",
 )

@@ -76,7 +76,11 @@ class FirstStage:
                 known = influencer_side[next(iter(cols.values()))].notna().to_numpy()
                 self._audience[dim] = (shares, known.astype(np.float32), np.flatnonzero(~known))
 
-    def _tables(self, brand: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def pair_tables(self, brand: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """`_pair_tables` of the brand, cached by (category, brand country, as_of)."""
+        return self._cached(brand)[0]
+
+    def _pair_tables(self, brand: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Pair features that depend on the influencer only through a code (niche, country):
         feature -> (value per code, code of each catalogue row); code -1 reads the last value."""
         b = brand.iloc[0]
@@ -138,7 +142,8 @@ class FirstStage:
     def pair_values(self, rows: np.ndarray, brand: pd.DataFrame) -> dict[str, np.ndarray]:
         """The surrogate's pair features of catalogue `rows` with a one-row brand profile:
         the values `pair_features` gives, computed from per-catalogue codes and matrices."""
-        out = {name: values[codes[rows]] for name, (values, codes) in self._tables(brand).items()}
+        out = {name: values[codes[rows]]
+               for name, (values, codes) in self.pair_tables(brand).items()}
         out.update({k: v[rows] for k, v in self._audience_features(brand).items()})
         return out
 
@@ -154,31 +159,36 @@ class FirstStage:
         cell[np.isnan(cell)] = GRID + 2  # the table's last entry: missing
         return table[cell.astype(np.intp)]
 
-    def _code_part(self, brand: pd.DataFrame) -> np.ndarray:
-        """Influencer side + niche and country terms for every catalogue row. The terms
-        depend on the brief only through (category, brand country, as_of): their weight per
-        niche and per country code is cached, the catalogue-wide sum is three gathers."""
+    def _cached(self, brand: pd.DataFrame) -> tuple:
+        """(pair tables, niche matches per niche code, weight per niche code, weight per
+        country code): they depend on the brief only through (category, brand country,
+        as_of), so they are computed once per such key and kept."""
         b = brand.iloc[0]
         country = None if pd.isna(b["brand_country"]) else b["brand_country"]
         key = (b["category"], country, pd.Timestamp(b["as_of"]).value)
         with self._lock:  # the scoring server answers requests in threads
             cached = self._cache.get(key)
         if cached is None:
-            tables = self._tables(brand)
+            tables = self._pair_tables(brand)
             weights = {}
             for spec in self.pair_specs:
                 if spec["name"] in tables:  # weigh once per code
                     values, _ = tables[spec["name"]]
                     weights[spec["name"]] = np.asarray(spec["weights"], np.float32)[
                         bin_index(spec, values)]
-            cached = (tables["niche_match"][0] == 1.0,
+            cached = (tables, tables["niche_match"][0] == 1.0,
                       weights["niche_match"] + weights["niche_category_rate"],
                       weights["country_match"])
             with self._lock:
                 self._cache[key] = cached
                 if len(self._cache) > CACHE_SIZE:
                     self._cache.popitem(last=False)
-        matched, per_niche, per_country = cached
+        return cached
+
+    def _code_part(self, brand: pd.DataFrame) -> np.ndarray:
+        """Influencer side + niche and country terms for every catalogue row: three gathers
+        of the cached weights per code."""
+        _, matched, per_niche, per_country = self._cached(brand)
         niche = self._niche_codes
         part = np.where(matched[niche], self.base[1], self.base[0])
         part += per_niche[niche]

@@ -237,7 +237,7 @@ def rank_lookalikes(ranker, brief, mask: np.ndarray, top_n: int, when: pd.Timest
 
     seed_info = records(seeds)
     if brief.branded:
-        X, M, raw, p = ranker.score_rows(rows, ranker.brand_profile(brief), when)
+        X, M, raw, p = ranker.score_rows(rows, ranker.brand_side(brief), when)
         best = float(p.max()) if p.max() > 0 else 1.0
         blend = SIMILARITY_WEIGHT * sim + (1 - SIMILARITY_WEIGHT) * p / best
         chosen = np.lexsort((rows, -raw, -blend))[:top_n]

@@ -249,15 +249,18 @@ class ConversionModel:
 
     # --- encoding and prediction ----------------------------------------------------------
 
-    def feature_matrix(self, X: pd.DataFrame) -> np.ndarray:
+    def feature_matrix(self, X: pd.DataFrame, columns: list[str] | None = None) -> np.ndarray:
         """The float matrix the booster reads: `features_` order; categoricals as codes of the
         TRAINING categories (unseen or missing values become NaN, which LightGBM treats as
-        missing). Encode once to both score and explain the same rows (`*_of_matrix`)."""
-        missing = [c for c in self.features_ if c not in X.columns]
+        missing). Encode once to both score and explain the same rows (`*_of_matrix`).
+        `columns` (some of `features_`): only those, in that order (the ranker encodes the
+        influencer side once and a brief's brand side apart)."""
+        columns = self.features_ if columns is None else columns
+        missing = [c for c in columns if c not in X.columns]
         if missing:
             raise UserError(f"the frame lacks feature column(s) {missing}")
-        out = np.empty((len(X), len(self.features_)), dtype=np.float64)
-        for j, col in enumerate(self.features_):
+        out = np.empty((len(X), len(columns)), dtype=np.float64)
+        for j, col in enumerate(columns):
             if col in self.categories_:
                 # Index.get_indexer rather than pd.Categorical(values, categories=...): the
                 # latter is deprecated for values outside the categories (pandas 3). Only the

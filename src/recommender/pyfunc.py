@@ -25,7 +25,7 @@ from mlflow.types.schema import ParamSchema, ParamSpec
 from recommender import config
 from recommender.errors import UserError
 from recommender.model import ConversionModel
-from recommender.tracking import quiet_mlflow_hints
+from recommender.tracking import quiet_mlflow_hints, require_store
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,36 @@ SIGNATURE = ModelSignature(inputs=None, params=ParamSchema([
     ParamSpec("as_of", "string", None),
     ParamSpec("budget", "double", None),
 ]))
+
+
+PARAM_NAMES = frozenset(p.name for p in SIGNATURE.params.params)
+
+
+def refuse_unknown_params() -> None:
+    """Make MLflow refuse, with a 400, request params the ranker does not know (`"topn": 3`).
+
+    MLflow drops params missing from the signature with only a log line, before `predict`
+    sees them, so a misspelt parameter would silently answer with its default. Its check is
+    wrapped in this process, for models whose params are exactly the ranker's (others keep
+    MLflow's behaviour). Idempotent."""
+    import mlflow.pyfunc as pyfunc_module
+
+    original = pyfunc_module._enforce_params_schema
+    if getattr(original, "_refuses_unknown", False):
+        return
+
+    def enforce(params, schema):
+        known = {p.name for p in schema.params} if isinstance(schema, ParamSchema) else None
+        if known == PARAM_NAMES and isinstance(params, dict):
+            unknown = sorted(str(k) for k in params if str(k) not in known)
+            if unknown:
+                raise MlflowException(
+                    f"unknown parameter(s) {', '.join(unknown)}; known parameters: "
+                    f"{', '.join(sorted(known))}", error_code=INVALID_PARAMETER_VALUE)
+        return original(params, schema)
+
+    enforce._refuses_unknown = True  # type: ignore[attr-defined]
+    pyfunc_module._enforce_params_schema = enforce
 
 
 def _briefs(model_input: Any) -> Any:
@@ -80,6 +110,7 @@ class RankerModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
         from recommender.ranker import Ranker
 
+        refuse_unknown_params()
         model = ConversionModel.load(context.artifacts[MODEL_ARTIFACT])
         preference = None
         if PREFERENCE_ARTIFACT in context.artifacts:
@@ -153,11 +184,20 @@ def save_ranker(model: ConversionModel, ds, path: Path | str,
     return Path(path)
 
 
+def _stored(model_uri: str) -> str:
+    """" (tracking URI X)" for a model read from a store (checked to exist), else ""."""
+    if model_uri.startswith(("models:/", "runs:/")):
+        return f" (tracking URI {require_store(model_uri)})"
+    return ""
+
+
 def _download(model_uri: str, artifact: str) -> Path:
+    where = _stored(model_uri)
     try:
         local = mlflow.artifacts.download_artifacts(f"{model_uri.rstrip('/')}/artifacts/{artifact}")
     except MlflowException as exc:
-        raise UserError(f"model {model_uri}: cannot read its {artifact} ({exc.message})") from None
+        raise UserError(f"model {model_uri}{where}: cannot read its {artifact} "
+                        f"({exc.message})") from None
     return Path(local)
 
 
@@ -180,20 +220,22 @@ def load_preference(model_uri: str):
 
 def check_model(model_uri: str) -> None:
     """Raise UserError unless `model_uri` names a ranker this code can serve (MLmodel only)."""
+    where = _stored(model_uri)
     try:
         info = mlflow.models.get_model_info(model_uri)
     except (MlflowException, OSError) as exc:
-        raise UserError(f"model {model_uri}: cannot be found ({exc})") from None
+        raise UserError(f"model {model_uri}{where}: cannot be found ({exc})") from None
     if "python_function" not in info.flavors:
         raise UserError(f"model {model_uri}: not an MLflow python_function model")
 
 
 def load_ranker(model_uri: str):
     """The Ranker of a logged ranker, in this process (the same code path as serving)."""
+    where = _stored(model_uri)
     try:
         loaded = mlflow.pyfunc.load_model(model_uri)
     except MlflowException as exc:
-        raise UserError(f"model {model_uri}: cannot be loaded ({exc.message})") from None
+        raise UserError(f"model {model_uri}{where}: cannot be loaded ({exc.message})") from None
     return loaded.unwrap_python_model().ranker
 
 

@@ -11,6 +11,8 @@ LightGBM on one thread: on small inputs OpenMP start-up costs more than it saves
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
@@ -23,19 +25,21 @@ from recommender import config
 from recommender.briefs import Brief, number, parse_as_of, parse_briefs, parse_top_n
 from recommender.budget import select_within_budget
 from recommender.contract import DIMENSIONS
+from recommender.encoded import BrandSide, EncodedCatalogue
 from recommender.errors import UserError
 from recommender.explain import reasons
-from recommender.features import brand_profiles, inline_brand_profile, pair_context, pair_features
+from recommender.features import brand_profiles, inline_brand_profile, pair_context
 from recommender.features.audience import AUDIENCE_PREFIX, segment_columns
 from recommender.first_stage import FirstStage
+from recommender.inference import CHECK_ROWS, TreePredictor
 from recommender.model import ConversionModel, apply_calibration
 from recommender.snapshot import Snapshot, load_snapshot
 
 logger = logging.getLogger(__name__)
 
 SHORTLIST_SIZE = 1_000
+BRAND_CACHE_SIZE = 4_096  # encoded brand sides kept (known brands, inline descriptions)
 ONLINE_THREADS = 1
-RECENCY_FEATURES = ("days_since_last_post", "days_since_last_collab")
 CATEGORICAL_SIDE = ("platform", "niche", "influencer_country")
 OUTPUT_COLUMNS = ["brief", "brand_id", "rank", "influencer_id", "score", "platform", "niche",
                   "country", "followers", "engagement_rate_90d", "audience_match",
@@ -48,10 +52,14 @@ class Ranker:
     """Ranks the influencers of one snapshot for briefs, with one conversion model."""
 
     def __init__(self, model: ConversionModel, snapshot: Snapshot | Path | str,
-                 shortlist_size: int = SHORTLIST_SIZE, preference=None) -> None:
+                 shortlist_size: int = SHORTLIST_SIZE, inference: str = "auto",
+                 preference=None) -> None:
+        """`inference`: how the shortlist is scored, "auto" (compiled with lleaves where
+        installed and exact, see `recommender.inference`), "lleaves" or "lightgbm"; the
+        returned rows are always scored by Booster.predict itself. `preference`: planners'
+        preference (recommender.preference), blended into the order when given."""
         snap = snapshot if isinstance(snapshot, Snapshot) else load_snapshot(snapshot)
         self.model, self.snapshot, self.shortlist_size = model, snap, shortlist_size
-        # planners' preference (recommender.preference), blended into the order when given
         self.preference = preference
         ds = snap.ds
         # small vocabularies as categoricals: per-request takes and comparisons on codes
@@ -64,6 +72,7 @@ class Ranker:
         self.price = inf["price_per_post"].to_numpy(np.float64)
         self.country = inf["country"].to_numpy(dtype=object)
         self.codes = {c: pd.factorize(inf[c]) for c in ("platform", "niche", "country")}
+        self._code_of = {c: {v: i for i, v in enumerate(u)} for c, (_, u) in self.codes.items()}
         self.niches = pd.Index(self.codes["niche"][1])
         self.brands = brand_profiles(ds, pd.DataFrame({"brand_id": ds.brands["brand_id"],
                                                        "as_of": snap.as_of}), self.context)
@@ -75,10 +84,23 @@ class Ranker:
         self.first_stage = FirstStage(snap.shortlist, side, self.context)
         # first requests for known brands, and for inline ones of their categories, pay no set-up
         self.first_stage.warm(pd.concat([self.brands, self.brands.assign(brand_country=None)]))
+        self.encoded = EncodedCatalogue(model, side, self.context, self.first_stage, snap.as_of)
+        self.trees = TreePredictor(model.booster_, inference)
+        self._brand_sides: OrderedDict[Any, BrandSide] = OrderedDict()
+        self._brand_lock = threading.Lock()
         self.audiences = [
             side[cols].to_numpy(np.float64) for cols in (
                 list(segment_columns(side.columns, AUDIENCE_PREFIX, d).values())
                 for d in DIMENSIONS) if cols]
+        self._warm_trees()
+
+    def _warm_trees(self) -> None:
+        """Compile (or load the compiled) trees now and check them on real pairs, so that no
+        request pays for it."""
+        if len(self.ids) and len(self.brands):
+            brief = Brief(label=0, brand_id=str(self.brand_index[0]), known=True)
+            rows = np.arange(min(len(self.ids), CHECK_ROWS))
+            self.trees.predict(self.encoded.rows(rows, self.brand_side(brief)), ONLINE_THREADS)
 
     @cached_property
     def lookalikes(self):
@@ -124,8 +146,7 @@ class Ranker:
         for col, value in (("platform", brief.platform), ("niche", brief.niche),
                            ("country", brief.country)):
             if value is not None:
-                codes, uniques = self.codes[col]
-                mask &= codes == pd.Index(uniques).get_indexer([value])[0]
+                mask &= self.codes[col][0] == self._code_of[col].get(value, -2)
         if brief.max_price is not None:
             mask &= self.price <= brief.max_price  # NaN (no price) is never <= anything
         if brief.exclude:
@@ -161,24 +182,43 @@ class Ranker:
             keep.append(history[mask[history]])
         return np.unique(np.concatenate(keep))
 
-    def _features(self, rows: np.ndarray, brand: pd.DataFrame, when: pd.Timestamp
-                  ) -> pd.DataFrame:
-        side = self.side.take(rows).reset_index(drop=True)
-        pairs = pd.DataFrame({"brand_id": brand["brand_id"].iloc[0],
-                              "influencer_id": side["influencer_id"], "as_of": self.as_of})
-        X = pair_features(side, brand, self.context, pairs)
-        if when > self.as_of:  # the snapshot's knowledge carried forward: time since grows
-            gap = (when - self.as_of) / pd.Timedelta(days=1)
-            X = X.assign(**{c: X[c] + gap for c in RECENCY_FEATURES if c in X})
-        return X
+    def brand_side(self, brief: Brief) -> BrandSide:
+        """The brief's brand profile, encoded for the model; kept (a few thousand at most)
+        by brand id, or by the inline description."""
+        key = (brief.brand_id if brief.known else
+               (brief.brand_id, brief.category, brief.brand_country,
+                tuple(sorted((d, tuple(sorted(s.items()))) for d, s in brief.targets.items()))))
+        side = self._brand_sides.get(key)
+        if side is None:
+            side = self.encoded.brand(self.brand_profile(brief))
+            with self._brand_lock:
+                self._brand_sides[key] = side
+                if len(self._brand_sides) > BRAND_CACHE_SIZE:
+                    self._brand_sides.popitem(last=False)
+        return side
 
-    def score_rows(self, rows: np.ndarray, brand: pd.DataFrame, when: pd.Timestamp
-                   ) -> tuple[pd.DataFrame, Any, np.ndarray, np.ndarray]:
-        """Exact pair features, encoded matrix, raw logit and calibrated p of catalogue rows."""
-        X = self._features(rows, brand, when)
-        M = self.model.feature_matrix(X)  # encoded once: scores and contributions read it
-        raw = self.model.raw_of_matrix(M, ONLINE_THREADS)
-        return X, M, raw, apply_calibration(self.model.calibration_, raw)
+    def score_rows(self, rows: np.ndarray, brand: pd.DataFrame | BrandSide,
+                   when: pd.Timestamp, compiled: bool = False
+                   ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+        """Feature values by name (`EncodedCatalogue.columns`), encoded matrix, raw and
+        calibrated p of catalogue `rows` paired with a brand (profile or encoded side).
+        `compiled`: scored by the compiled trees where available (within
+        `inference.TOLERANCE` of Booster.predict), else by Booster.predict itself."""
+        side = brand if isinstance(brand, BrandSide) else self.encoded.brand(brand)
+        gap = (when - self.as_of) / pd.Timedelta(days=1)  # the snapshot carried forward
+        M = self.encoded.rows(rows, side, gap)  # encoded once: scores and contributions read it
+        raw = (self.trees.predict(M, ONLINE_THREADS) if compiled
+               else self.model.raw_of_matrix(M, ONLINE_THREADS))
+        p = apply_calibration(self.model.calibration_, raw)
+        return self.encoded.columns(M, rows, side), M, raw, p
+
+    def exact_rows(self, chosen: np.ndarray, M: np.ndarray, raw: np.ndarray, p: np.ndarray
+                   ) -> None:
+        """Overwrite the `chosen` rows' raw and p with Booster.predict's figures, in place,
+        where compiled trees scored them."""
+        if self.trees.backend != "lightgbm":
+            raw[chosen] = self.model.raw_of_matrix(M[chosen], ONLINE_THREADS)
+            p[chosen] = apply_calibration(self.model.calibration_, raw[chosen])
 
     def _one(self, brief: Brief, top_n: int, when: pd.Timestamp, budget: float | None,
              exhaustive: bool) -> pd.DataFrame:
@@ -191,44 +231,56 @@ class Ranker:
         if budget is not None:
             unpriced = int((mask & np.isnan(self.price)).sum())
             mask &= ~np.isnan(self.price)
-        brand = self.brand_profile(brief)
+            self._check_budget(brief, mask, unpriced, budget)
+        brand = self.brand_side(brief)
         if exhaustive:
             rows = np.flatnonzero(mask)
         else:
-            rows = self._shortlist(mask, brand, brief, top_n, budget is not None)
+            rows = self._shortlist(mask, brand.profile, brief, top_n, budget is not None)
         if not len(rows):
             return pd.DataFrame()
-        X, M, raw, p = self.score_rows(rows, brand, when)
+        X, M, raw, p = self.score_rows(rows, brand, when, compiled=self.preference is None)
+        key = p  # the order: p itself (updated in place below), or blended with preference
         if budget is None:
-            key = p if self.preference is None else self.preference.blend(p, X)
+            if self.preference is not None:  # scored exactly above
+                key = self.preference.blend(p, pd.DataFrame(X))
             chosen = np.lexsort((rows, -raw, -key))[:top_n]
-            extra = {}
         else:
             sel = select_within_budget(p, self.price[rows], budget, top_n,
                                        [a[rows] for a in self.audiences])
-            chosen = sel.chosen[np.lexsort((-raw[sel.chosen], -p[sel.chosen]))]
-            extra = {"budget": budget, "total_price": sel.total_price,
-                     "expected_conversions": sel.expected_conversions,
-                     "unpriced_left_out": unpriced}
+            chosen = sel.chosen
         if not len(chosen):  # nothing fits the budget
             return pd.DataFrame()
+        self.exact_rows(chosen, M, raw, p)  # the returned rows' figures are Booster.predict's
+        chosen = chosen[np.lexsort((rows[chosen], -raw[chosen], -key[chosen]))]
+        extra = {} if budget is None else {
+            "budget": budget, "total_price": sel.total_price,
+            "expected_conversions": float(p[chosen].sum()), "unpriced_left_out": unpriced}
         contrib = self.model.contributions_of_matrix(M[chosen], ONLINE_THREADS)
         return self._output(brief, rows[chosen], X, chosen, p[chosen], contrib, when, extra)
 
-    def _output(self, brief: Brief, rows: np.ndarray, X: pd.DataFrame, chosen: np.ndarray,
-                p: np.ndarray, contrib: pd.DataFrame, when: pd.Timestamp,
-                extra: dict[str, Any]) -> pd.DataFrame:
-        def col(name: str) -> np.ndarray:
-            return np.asarray(X[name].array.take(chosen))
+    @staticmethod
+    def _check_budget(brief: Brief, priced: np.ndarray, unpriced: int, budget: float) -> None:
+        """A budget no shortlist can come from is an error that says why, not an empty answer
+        that reads as "no influencer matches the filters"."""
+        if not priced.any() and unpriced:
+            raise UserError(f"brief {brief.label}: budget = {budget:g}: no candidate has a "
+                            f"price: all {unpriced:,} that pass the filters lack "
+                            "price_per_post and are left out; rank without a budget, or add "
+                            "prices to influencers")
 
+    def _output(self, brief: Brief, rows: np.ndarray, X: Mapping[str, np.ndarray],
+                chosen: np.ndarray, p: np.ndarray, contrib: pd.DataFrame, when: pd.Timestamp,
+                extra: dict[str, Any]) -> pd.DataFrame:
+        """The answer rows of catalogue `rows`, which are `chosen` of the scored rows `X`."""
         return pd.DataFrame({
             "brief": [brief.label] * len(rows), "brand_id": brief.brand_id,
-            "rank": np.arange(1, len(rows) + 1), "influencer_id": col("influencer_id"),
-            "score": p, "platform": col("platform"), "niche": col("niche"),
+            "rank": np.arange(1, len(rows) + 1), "influencer_id": X["influencer_id"][chosen],
+            "score": p, "platform": X["platform"][chosen], "niche": X["niche"][chosen],
             "country": self.country[rows],
-            "followers": self.followers[rows], "engagement_rate_90d": col("er_mean_90d"),
-            "audience_match": col("audience_match_mean"), "price_per_post": self.price[rows],
-            "reasons": reasons(contrib, X, rows=chosen),
+            "followers": self.followers[rows], "engagement_rate_90d": X["er_mean_90d"][chosen],
+            "audience_match": X["audience_match_mean"][chosen],
+            "price_per_post": self.price[rows], "reasons": reasons(contrib, X, rows=chosen),
             "as_of": when.isoformat(), "snapshot_as_of": self.as_of.isoformat(), **extra,
         })
 

@@ -121,6 +121,28 @@ class TimeSplit:
         return {"train_end": self.train_end.isoformat(), "valid_end": self.valid_end.isoformat()}
 
 
+def settled_in_time(
+    train: pd.DataFrame, valid: pd.DataFrame, split: TimeSplit, settled: pd.Series,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train and validation windows without the rows whose label is not settled by the start
+    of the next window: a model trained at `train_end` (`valid_end`) could not know them.
+
+    `settled` maps collaboration_id to the instant its outcome is final (settled_at, or
+    started_at + the outcome lag). The purged rows leave a gap of about the lag before each
+    window boundary; the test window is untouched (it is scored, not learned from).
+    """
+    def keep(frame: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame:
+        done = frame["collaboration_id"].map(settled)
+        if done.isna().any():
+            raise ValueError("settled_in_time: a row's collaboration_id has no settle time")
+        return frame.loc[(done < end).to_numpy()]
+
+    kept = keep(train, split.train_end), keep(valid, split.valid_end)
+    logger.info("outcome lag: %d train and %d validation rows left out (not settled by the "
+                "next window)", len(train) - len(kept[0]), len(valid) - len(kept[1]))
+    return kept
+
+
 def cold_start_mask(
     train: pd.DataFrame,
     test: pd.DataFrame,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -53,17 +53,25 @@ class _TableCheck:
         count = int(mask.sum())
         if count == 0:
             return
-        ids = tuple(self.labels(mask, MAX_IDS_SHOWN))
+        ids = tuple(self.labels(mask, MAX_IDS_SHOWN, column))
         self.problems.append(Problem(self.spec.name, self.file, column, rule, count, ids))
         self.bad_rows.append((column, rule, mask))
 
-    def labels(self, mask: pd.Series, limit: int | None = None) -> list[str]:
-        """How the rows under `mask` are named in messages: their id, else their row number."""
+    def labels(self, mask: pd.Series, limit: int | None = None, column: str = "") -> list[str]:
+        """How the rows under `mask` are named in messages: their id, else their row number.
+
+        A table without a unique id (pairs, audience shares) names the row and the offending
+        value of `column`: `row 3: 'i9999'`, never another column's value."""
         positions = np.flatnonzero(mask.to_numpy())[:limit]
-        key = self.spec.columns[0].name
-        ids = (self.raw[key].iloc[positions].tolist()
-               if key in self.raw.columns and self.raw.columns.is_unique
-               else [None] * len(positions))
+        key = self.spec.columns[0]
+        readable = self.raw.columns.is_unique
+        if not key.unique:
+            values = (self.raw[column].iloc[positions].tolist()
+                      if readable and column in self.raw.columns else [None] * len(positions))
+            return [f"row {p + 1}" + ("" if v is None or pd.isna(v) else f": '{v}'")
+                    for v, p in zip(values, positions, strict=True)]
+        ids = (self.raw[key.name].iloc[positions].tolist()
+               if key.name in self.raw.columns and readable else [None] * len(positions))
         return [f"'{v}'" if v is not None and not pd.isna(v) and str(v).strip() else
                 f"row {p + 1}" for v, p in zip(ids, positions, strict=True)]
 
@@ -88,7 +96,7 @@ class _TableCheck:
             self.spec.name, self.file,
             f"quarantine would set aside {n:,} of {total:,} rows ({limit}); "
             f"{int(mask.sum()):,} break the rule '{rule}' (first: "
-            f"{', '.join(self.labels(mask, MAX_IDS_SHOWN))}): fix the file", column)
+            f"{', '.join(self.labels(mask, MAX_IDS_SHOWN, column))}): fix the file", column)
 
     def fatal(self, column: str, rule: str) -> None:
         self.problems.append(Problem.fatal_at(self.spec.name, self.file, rule, column))
@@ -206,8 +214,18 @@ def _check_table(
             check.typed[col.name] = _absent_column(col, raw.index)
     if spec.long_shares_key:
         _check_shares(check)
+    if spec.name == "collaborations":
+        _check_settled(check)
     _check_references(check, parents)
     return check
+
+
+def _check_settled(check: _TableCheck) -> None:
+    """Collaborations: an outcome cannot be settled before the collaboration started."""
+    t = check.typed
+    if "settled_at" in t and "started_at" in t:
+        check.flag("settled_at", "must not be before started_at",
+                   (t["settled_at"] < t["started_at"]).fillna(False))
 
 
 def _delimiter_hint(raw: pd.DataFrame) -> str:
@@ -255,7 +273,7 @@ def _rejects_of(check: _TableCheck) -> pd.DataFrame:
             "table": check.spec.name,
             "file": check.file,
             "row": (rows.index + 1).astype(int),
-            "id": check.labels(mask),
+            "id": check.labels(mask, column=column),
             "column": column,
             "rule": rule,
             "value": rows[column].astype("object").map(str).values
@@ -273,11 +291,15 @@ def validate_frames(
     frames: dict[str, pd.DataFrame],
     files: dict[str, str] | None = None,
     on_invalid: OnInvalid = "fail",
-    source: Path | None = None,
+    source: str | Path | None = None,
     notes: list[str] | None = None,
     max_quarantined_share: float = MAX_QUARANTINED_SHARE,
+    deferred: tuple[str, ...] = (),
 ) -> Dataset:
     """Check raw frames against the contract and return typed tables.
+
+    Tables named in `deferred` are checked elsewhere, part by part (`check_part`, on Dask
+    workers): they are present but empty here.
 
     With on_invalid="fail" any broken rule raises ValidationError listing every problem.
     With "quarantine", offending rows go to `Dataset.rejects` (rule included) and the valid
@@ -297,8 +319,10 @@ def validate_frames(
     rejects = [empty_rejects()]
     parents: dict[str, pd.Series] = {}
 
+    for name in deferred:
+        present[name] = frozenset(contract.TABLES[name].column_names)
     for name in contract.TABLES:
-        if contract.TABLES[name].required and name not in frames:
+        if contract.TABLES[name].required and name not in frames and name not in deferred:
             problems.append(Problem.fatal_at(name, files.get(name, f"{name}.csv|.parquet"),
                                              "required table is missing"))
     for name in VALIDATION_ORDER:
@@ -364,7 +388,34 @@ def _vocabulary_warnings(typed: dict[str, pd.DataFrame], files: dict[str, str]) 
     return out
 
 
-def read_tables(data_dir: str | Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+def check_part(table: str, raw: pd.DataFrame, file: str, parents: dict[str, pd.Series]
+               ) -> tuple[pd.DataFrame, list[Problem]]:
+    """One part of a table checked on its own against the contract (the parents' ids given):
+    (typed rows, every broken rule). A rule across parts (a unique column) is the caller's."""
+    check = _check_table(contract.TABLES[table], raw, file, parents)
+    if any(p.fatal for p in check.problems):
+        return _empty_table(check.spec), check.problems
+    return _finalise(check), check.problems
+
+
+def merge_problems(problems: list[Problem], file: str) -> list[Problem]:
+    """The problems of a table's parts as one list for the table `file`: counts of the same
+    (column, rule) added up, their first ids kept; fatal problems (naming a part) as they are."""
+    merged: dict[tuple[str, str, str], Problem] = {}
+    out = [p for p in problems if p.fatal]
+    for p in problems:
+        if p.fatal:
+            continue
+        key = (p.table, p.column, p.rule)
+        seen = merged.get(key)
+        merged[key] = replace(p, file=file) if seen is None else replace(
+            seen, count=seen.count + p.count,
+            first_ids=(seen.first_ids + p.first_ids)[:MAX_IDS_SHOWN])
+    return out + list(merged.values())
+
+
+def read_tables(data_dir: str | Path, skip: tuple[str, ...] = ()
+                ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """Read every contract table present in `data_dir` (a folder or an fsspec URL) as raw
     frames: a folder of Parquet files wins over a Parquet file, which wins over CSV."""
     data_dir = location(data_dir)
@@ -383,6 +434,8 @@ def read_tables(data_dir: str | Path) -> tuple[dict[str, pd.DataFrame], dict[str
         if path is None:
             continue
         files[name] = str(path)
+        if name in skip:  # read elsewhere (part by part)
+            continue
         try:
             frames[name] = read_raw(path)
         except ReadError as exc:

@@ -79,14 +79,15 @@ def refresh(
     from recommender.errors import UserError
     from recommender.pyfunc import load_conversion_model, load_preference, log_ranker
     from recommender.registry import Decision, champion_version, register_model
-    from recommender.tracking import start_run
+    from recommender.tracking import require_store, start_run
     from recommender.validate import load_dataset
 
+    uri = require_store(f"models:/{model_name}@{alias}")  # nothing to refresh in a new store
     client = mlflow.MlflowClient()
     current = champion_version(client, model_name, alias)
     if current is None:
-        raise UserError(f"model {model_name!r} has no version with alias {alias!r} to refresh; "
-                        "run `recommender train` first")
+        raise UserError(f"model {model_name!r} has no version with alias {alias!r} to refresh "
+                        f"(tracking URI {uri}); run `recommender train` first")
     model = load_conversion_model(f"models:/{model_name}/{current.version}")
     preference = load_preference(f"models:/{model_name}/{current.version}")
     ds = load_dataset(data)

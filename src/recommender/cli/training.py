@@ -67,10 +67,19 @@ def train(
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
     split_by: SplitByOpt = "time",
+    outcome_lag: Annotated[float, typer.Option(
+        min=0.0, help="Days after its start at which a collaboration's outcome counts as "
+        "known where the data gives no settled_at (history features; train and validation "
+        "windows keep only rows settled by the next window).")] = config.DEFAULT_OUTCOME_LAG_DAYS,
     feedback: Annotated[str | None, typer.Option(
         help="Planners' accept/reject events (a feedback store URL, or a Parquet/CSV file of "
              "its columns): also learn their preference, position-corrected, and blend it into "
              "the ranking if it helps on later feedback.")] = None,
+    refit: Annotated[str, typer.Option(
+        help="After early stopping picks the rounds, grow the logged booster again on "
+        "'train+valid' (its test metrics are still held out), on 'all' windows (metrics stay "
+        "those of the train+valid model) or 'none'; calibration is cross-fitted.")
+    ] = "train+valid",
 ) -> None:
     """Train the calibrated LightGBM conversion model, log it to MLflow, gate the registry.
 
@@ -80,6 +89,7 @@ def train(
     lightgbm.dask (rounds from the parameters file if it names them, else from a local fit
     with early stopping). Examples:
     recommender train --data data/raw --experiment demo --seed 7;
+    recommender train --data data/raw --outcome-lag 14;
     recommender train --data data/raw --engine dask --workers 2;
     recommender train --data data/raw --feedback sqlite:///feedback.db
     """
@@ -90,7 +100,8 @@ def train(
     result = run_training(data, experiment=experiment, model_name=model_name, seed=seed,
                           register=register, force_champion=force_champion, params=params,
                           num_boost_round=num_boost_round, engine=engine, scheduler=scheduler,
-                          workers=workers, split_by=split_by, feedback=feedback)
+                          workers=workers, split_by=split_by, outcome_lag=outcome_lag,
+                          feedback=feedback, refit_on=refit)
     _print_evaluation(result.evaluation.table)
     if result.preference is not None:
         _print_preference(result.preference)
@@ -133,8 +144,8 @@ def tune(
 
 
 def _print_evaluation(table) -> None:
-    shown = ["auc", "ndcg_at_10", "precision_at_10", "recall_at_10", "within_niche_auc",
-             "log_loss", "ece"]
+    shown = ["auc", "within_brand_auc", "ndcg_at_10", "precision_at_10", "recall_at_10",
+             "within_niche_auc", "log_loss", "ece"]
     t = Table(title="Test window")
     t.add_column("scorer")
     for c in shown:

@@ -81,17 +81,23 @@ class PairContext:
     audience: pd.DataFrame  # aud:<dim>:<segment> shares, one row per ds.influencers row
     audience_average: pd.Series  # catalogue average of each aud: column
     targets: pd.DataFrame  # tgt:<dim>:<segment> shares, one row per ds.brands row
+    outcome_lag_days: float = 0.0  # an outcome without settled_at counts this long after start
     # optional cache (see with_post_history): the post history of exactly the frame `posts_of`
     posts: PostHistory | None = field(default=None, repr=False, compare=False)
     posts_of: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
 
-def pair_context(ds) -> PairContext:
-    """Index collaborations and audiences of `ds` for as-of lookups."""
+def pair_context(ds, outcome_lag_days: float | None = None) -> PairContext:
+    """Index collaborations and audiences of `ds` for as-of lookups; an outcome counts once
+    settled (settled_at, else started_at + `outcome_lag_days`, default
+    config.DEFAULT_OUTCOME_LAG_DAYS)."""
+    from recommender.config import DEFAULT_OUTCOME_LAG_DAYS
+
+    lag = DEFAULT_OUTCOME_LAG_DAYS if outcome_lag_days is None else float(outcome_lag_days)
     audience = shares_wide(ds.audience, "influencer_id", ds.influencers["influencer_id"],
                            AUDIENCE_PREFIX)
-    collabs = collaboration_arrays(ds)
-    return PairContext(
+    collabs = collaboration_arrays(ds, lag)
+    return PairContext(outcome_lag_days=lag,
         collabs=collab_history(ds, collabs), niche_rates=niche_category_rates(ds, collabs),
         audience=audience,
         audience_average=catalogue_average(audience),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -76,10 +78,15 @@ def segment_columns(columns: pd.Index, prefix: str, dim: str) -> dict[str, str]:
     return {c[len(head):]: c for c in columns if isinstance(c, str) and c.startswith(head)}
 
 
-def _columns(frame: pd.DataFrame, prefix: str, dim: str) -> dict[str, np.ndarray]:
-    """{segment: shares per row of `frame`} of one dimension."""
-    return {segment: frame[c].to_numpy(dtype=np.float64)
-            for segment, c in segment_columns(frame.columns, prefix, dim).items()}
+def share_columns(frame: pd.DataFrame, prefix: str) -> dict[str, np.ndarray]:
+    """{column: float64 shares} of a frame's wide share columns with this prefix."""
+    return {c: frame[c].to_numpy(dtype=np.float64) for c in frame.columns
+            if isinstance(c, str) and c.startswith(prefix)}
+
+
+def _columns(shares: Mapping[str, np.ndarray], prefix: str, dim: str) -> dict[str, np.ndarray]:
+    """{segment: shares per row} of one dimension."""
+    return {segment: shares[c] for segment, c in segment_columns(shares, prefix, dim).items()}
 
 
 def _described(columns: dict[str, np.ndarray], n: int) -> np.ndarray:
@@ -104,22 +111,35 @@ def audience_pair_features(
     influencer_side: pd.DataFrame, inf_rows: np.ndarray,
     brand_side: pd.DataFrame, brand_rows: np.ndarray, average: pd.Series,
 ) -> dict[str, np.ndarray]:
+    """`audience_pair_arrays` of the two sides' wide share columns."""
+    return audience_pair_arrays(share_columns(influencer_side, AUDIENCE_PREFIX),
+                                len(influencer_side), inf_rows,
+                                share_columns(brand_side, TARGET_PREFIX), len(brand_side),
+                                brand_rows, average)
+
+
+def audience_pair_arrays(
+    audience: Mapping[str, np.ndarray], n_influencers: int, inf_rows: np.ndarray,
+    targets: Mapping[str, np.ndarray], n_brands: int, brand_rows: np.ndarray,
+    average: Mapping[str, float],
+) -> dict[str, np.ndarray]:
     """Per dimension, for audience shares a and target shares t of each pair:
     match = sum_s min(a_s, t_s) (histogram intersection, 1 = the audience covers the target)
     and lift = sum_s t_s a_s / sum_s t_s avg_s against the catalogue average audience.
 
+    `audience` / `targets`: {aud:<dim>:<segment> / tgt:...: float64 shares per side row}.
     Loops over target segments (never over pairs): each step is a gather over the pairs.
     Unknown dimensions are NaN on whole rows, so they come out NaN without extra masking.
     """
     out: dict[str, np.ndarray] = {}
     n = len(inf_rows)
-    inf_identity = _is_identity(inf_rows, len(influencer_side))
-    brand_identity = _is_identity(brand_rows, len(brand_side))
+    inf_identity = _is_identity(inf_rows, n_influencers)
+    brand_identity = _is_identity(brand_rows, n_brands)
     for dim in DIMENSIONS:
-        aud = _columns(influencer_side, AUDIENCE_PREFIX, dim)
-        tgt = _columns(brand_side, TARGET_PREFIX, dim)
-        known = (_described(aud, len(influencer_side))[inf_rows]
-                 & _described(tgt, len(brand_side))[brand_rows])
+        aud = _columns(audience, AUDIENCE_PREFIX, dim)
+        tgt = _columns(targets, TARGET_PREFIX, dim)
+        known = (_described(aud, n_influencers)[inf_rows]
+                 & _described(tgt, n_brands)[brand_rows])
         match, dot, base = np.zeros(n), np.zeros(n), np.zeros(n)
         for seg, t_side in tgt.items():
             if not np.any(t_side > 0):

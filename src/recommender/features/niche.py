@@ -25,7 +25,8 @@ NICHE_FEATURES = ["niche_match", "niche_category_rate"]
 
 @dataclass(frozen=True)
 class NicheCategoryRates:
-    """Collaborations grouped by (influencer niche, brand category), sorted by start."""
+    """Settled collaborations grouped by (influencer niche, brand category), sorted by the
+    instant their outcome settled."""
 
     known: bool
     niches: pd.Index
@@ -47,7 +48,7 @@ def niche_category_rates(ds, collabs: Collaborations) -> NicheCategoryRates:
     # niche and category are required, so every collaboration has a cell
     cells = _cell(encode(ds.influencers["niche"], niches)[collabs.influencer],
                   encode(ds.brands["category"], categories)[collabs.brand], len(categories))
-    tl = Timeline.build(cells, collabs.times, max(len(niches) * len(categories), 1))
+    tl = Timeline.build(cells, collabs.settled, max(len(niches) * len(categories), 1))
     return NicheCategoryRates(ds.has_table("collaborations"), niches, categories, tl,
                               int_cumsum(tl.take(collabs.converted)))
 
@@ -56,7 +57,8 @@ def niche_features(
     rates: NicheCategoryRates, niche: np.ndarray, inf_rows: np.ndarray,
     category: np.ndarray, brand_rows: np.ndarray, as_of_ns: np.ndarray, prior: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """niche_match (1.0 / 0.0) and the cell's shrunk conversion rate before as_of.
+    """niche_match (1.0 / 0.0) and the cell's shrunk conversion rate over the collaborations
+    settled before as_of.
 
     `niche` holds one value per influencer-side row and `category` one per brand-side row;
     pair i reads niche[inf_rows[i]] and category[brand_rows[i]] (codes, then integer gathers).

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, jsonify, redirect, render_template, request
@@ -35,12 +37,13 @@ def _same_origin() -> bool:
     return not origin or urlsplit(origin).netloc == request.host
 
 
-def add_feedback_routes(app: Flask, ranker, store: FeedbackStore) -> None:
-    """Register the feedback routes on the page's app; ids are checked against `ranker`."""
-    brand_ids, influencer_ids = set(ranker.brand_index), set(ranker.ids)
+def add_feedback_routes(app: Flask, current: Callable[[], Any], store: FeedbackStore) -> None:
+    """Register the feedback routes on the page's app; ids are checked against the ranker
+    `current()` returns (the one the page serves now)."""
 
     def checked(raw, source: str):
-        return check_event(raw, brand_ids=brand_ids, influencer_ids=influencer_ids,
+        ranker = current()
+        return check_event(raw, brand_ids=ranker.brand_index, influencer_ids=ranker.ids,
                            who=source, source=source)
 
     @app.post("/api/feedback")

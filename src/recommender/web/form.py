@@ -108,6 +108,10 @@ def parse_brief(args: Mapping[str, str], brands: Mapping[str, str]) -> BriefForm
                      submitted=submitted)
     if not submitted:
         return form
+    unknown = sorted(str(k) for k in args if k not in FIELDS)
+    if unknown:  # a misspelt field (a hand-edited link) would silently take its default
+        form.errors["brief"] = (f"unknown field(s) {', '.join(unknown)[:MAX_FIELD_CHARS]}; the "
+                                "form's fields are " + ", ".join(FIELDS[:12]))
     v = form.values
     brief: dict[str, object] = {}
     if v["mode"] == "new":
