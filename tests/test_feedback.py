@@ -161,9 +161,16 @@ def test_rest_feedback_records_lists_and_refuses_bad_fields(page):
 
 
 # ----------------------------------------------------------------------------- command line
-def test_feedback_command_records_lists_and_recommend_follows(registered_ranker, tmp_path,
-                                                            monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", registered_ranker["tracking_uri"])
+@pytest.fixture
+def store(registered_ranker):
+    """The registered tiny ranker's MLflow store, set for this test only."""
+    from conftest import mlflow_store
+
+    with mlflow_store(registered_ranker["tracking_uri"]):
+        yield registered_ranker
+
+
+def test_feedback_command_records_lists_and_recommend_follows(store, tmp_path, monkeypatch):
     monkeypatch.setenv("RECOMMENDER_FEEDBACK_URL", f"sqlite:///{tmp_path}/fb.db")
     runner = CliRunner()
     base = runner.invoke(app, ["recommend", "--brand", "b01", "--format", "json"])
@@ -194,9 +201,7 @@ def test_feedback_command_records_lists_and_recommend_follows(registered_ranker,
     (["--brand", "b01", "--influencer", "nobody", "--reject"], ["influencer_id = 'nobody'"]),
     (["--brand", "bx", "--influencer", "i003", "--reject"], ["brand_id = 'bx'"]),
 ])
-def test_feedback_command_refuses_bad_input_naming_it(registered_ranker, tmp_path,
-                                                      monkeypatch, args, words):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", registered_ranker["tracking_uri"])
+def test_feedback_command_refuses_bad_input_naming_it(store, tmp_path, args, words):
     result = CliRunner().invoke(app, ["feedback", "--feedback-db",
                                       f"sqlite:///{tmp_path}/fb.db", *args])
     assert result.exit_code == 2 and "Traceback" not in result.output
