@@ -294,7 +294,7 @@ def test_csv_beside_parquet_of_the_same_table_is_named_in_a_warning(tmp_path):
     stale = tiny_frames()["brands"].assign(name=["Old", "Older"])
     stale.to_parquet(folder / "brands.parquet", index=False)  # wins over brands.csv
     ds = load_dataset(folder)
-    assert ds.brands["name"].tolist() == ["old", "older"]
+    assert ds.brands["name"].tolist() == ["Old", "Older"]
     (warning,) = [w for w in ds.warnings if "brands.csv" in w]
     assert str(folder / "brands.csv") in warning and str(folder / "brands.parquet") in warning
     result = CliRunner().invoke(app, ["validate", "--data", str(folder)])
@@ -335,3 +335,9 @@ def test_pairs_errors_name_the_offending_value_and_its_row(tmp_path):
     pairs, rejects = load_pairs(path, ds, on_invalid="quarantine")
     assert len(pairs) == 2 and rejects["id"].tolist() == ["row 3: 'i9999'"]
     assert rejects["row"].tolist() == [3] and rejects["value"].tolist() == ["i9999"]
+
+
+def test_brand_names_keep_their_case_while_vocabularies_are_lower_cased():
+    ds = validate_frames(broken("brands", "name", "  GlowUp Labs "))
+    assert ds.brands["name"].tolist() == ["GlowUp Labs", "Lift"]
+    assert ds.brands["category"].tolist() == ["beauty", "fitness"]

@@ -365,3 +365,20 @@ def test_an_unknown_field_is_an_error_not_a_silent_default(client, brand):
     assert resp.status_code == 422 and page.rows == []
     assert "unknown field(s) topn" in errors(page)["brief-error"]
     assert "top_n" in errors(page)["brief-error"]
+
+
+def test_a_name_two_brands_share_lists_their_ids_and_names_keep_their_case():
+    from recommender.web.form import parse_brief
+    from recommender.web.snapshot import brand_choices, brand_lookup
+
+    ds = type("DS", (), {})()
+    ds.brands = pd.DataFrame({"brand_id": ["b1", "b2", "b3"],
+                              "name": ["Glow Co", "Glow Co", "LiftLab"],
+                              "category": ["beauty"] * 3, "country": ["US"] * 3})
+    choices = brand_choices(ds)
+    assert choices["label"].tolist() == ["Glow Co (b1)", "Glow Co (b2)", "LiftLab (b3)"]
+    lookup = brand_lookup(choices)
+    form = parse_brief({"mode": "existing", "brand": "glow co"}, lookup)
+    assert form.errors["brand"].startswith("brand: 'glow co' names 2 brands: b1, b2")
+    assert parse_brief({"brand": "Glow Co (b2)"}, lookup).brief["brand_id"] == "b2"
+    assert parse_brief({"brand": "liftlab"}, lookup).brief["brand_id"] == "b3"

@@ -31,6 +31,7 @@ class Column:
     allowed: tuple[str, ...] | None = None  # closed vocabulary (case-insensitive)
     references: str | None = None  # "table.column" it must exist in
     default: object = None  # value used when an optional column is absent
+    cased: bool = False  # text shown to people (a brand's name): trimmed, case kept
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ BRANDS = Table(
     "brands", True,
     (
         Column("brand_id", "id", unique=True),
-        Column("name", "str", required=False),
+        Column("name", "str", required=False, cased=True),
         Column("category", "str"),
         Column("country", "str", required=False),
     ),

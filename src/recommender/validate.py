@@ -108,7 +108,7 @@ def _check_column(check: _TableCheck, col: Column) -> None:
     if col.type == "id":
         value = coerce.to_id(raw)
     elif col.type == "str":
-        value = coerce.to_text(raw, upper=_is_country(check.spec.name, name))
+        value = coerce.to_text(raw, upper=_is_country(check.spec.name, name), cased=col.cased)
     elif col.type in ("int", "float"):
         value, bad = coerce.to_number(raw)
         check.flag(name, "a number" if col.type == "float" else "an integer", bad)
