@@ -189,3 +189,11 @@ def test_serve_refuses_a_model_that_does_not_exist(store, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store["tracking_uri"])
     result = CliRunner().invoke(app, ["serve", "--model", "models:/no-such-model@champion"])
     assert result.exit_code == 2 and "no-such-model" in result.output
+
+
+def test_recommend_with_one_chosen_says_one_influencer(store, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store["tracking_uri"])
+    result = CliRunner().invoke(app, ["recommend", "--brand", "b01", "--top-n", "1",
+                                      "--budget", "100000"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "1 influencer for $" in result.output and "1 influencers" not in result.output

@@ -313,3 +313,16 @@ def test_concurrent_requests_get_the_same_answers_as_serial_ones(ranker_parts):
     for brief, got in zip(briefs, together, strict=True):
         expected = fresh.recommend(brief, top_n=5)
         assert list(got["influencer_id"]) == list(expected["influencer_id"])
+
+
+def test_a_misspelt_category_is_ranked_with_a_warning_naming_the_closest(ranker, caplog):
+    with caplog.at_level("WARNING", logger="recommender.briefs"):
+        out = ranker.recommend(_brief(category="fitnes"), top_n=3)
+    assert len(out) == 3
+    (record,) = [r for r in caplog.records if r.name == "recommender.briefs"]
+    assert "category 'fitnes' is not a known category" in record.getMessage()
+    assert "did you mean 'fitness'?" in record.getMessage()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="recommender.briefs"):
+        ranker.recommend(_brief(category="Fitness"), top_n=3)
+    assert not caplog.records

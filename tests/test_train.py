@@ -123,3 +123,14 @@ def test_an_early_outlier_breaks_the_time_split_clearly_and_a_row_split_copes(
     np.testing.assert_allclose(shares, [0.65, 0.15, 0.20], atol=0.01)
     assert data.train["as_of"].max() < data.valid["as_of"].min()
     assert data.valid["as_of"].max() < data.test["as_of"].min()
+
+
+def test_too_few_collaborations_get_no_split_by_rows_hint_that_cannot_help(small_world_dir,
+                                                                            tmp_path):
+    folder = tmp_path / "few"
+    shutil.copytree(small_world_dir, folder)
+    collabs = pd.read_parquet(folder / "collaborations.parquet")
+    collabs.sort_values("started_at").iloc[-12:].to_parquet(folder / "collaborations.parquet")
+    with pytest.raises(UserError) as info:
+        prepare(folder)
+    assert "at least" in str(info.value) and "--split-by rows" not in str(info.value)

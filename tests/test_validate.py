@@ -341,3 +341,14 @@ def test_brand_names_keep_their_case_while_vocabularies_are_lower_cased():
     ds = validate_frames(broken("brands", "name", "  GlowUp Labs "))
     assert ds.brands["name"].tolist() == ["GlowUp Labs", "Lift"]
     assert ds.brands["category"].tolist() == ["beauty", "fitness"]
+
+
+def test_cli_validate_prints_each_warning_once(tmp_path, caplog):
+    frames = tiny_frames()
+    frames["brands"] = frames["brands"].assign(notes=["a", "b"])
+    folder = write_world(frames, tmp_path / "raw")
+    with caplog.at_level("WARNING"):
+        result = CliRunner().invoke(app, ["validate", "--data", str(folder)])
+    assert result.exit_code == 0
+    assert " ".join(result.output.split()).count("ignored columns: notes") == 1
+    assert not [r for r in caplog.records if "ignored columns" in r.getMessage()]  # not twice

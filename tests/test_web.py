@@ -382,3 +382,12 @@ def test_a_name_two_brands_share_lists_their_ids_and_names_keep_their_case():
     assert form.errors["brand"].startswith("brand: 'glow co' names 2 brands: b1, b2")
     assert parse_brief({"brand": "Glow Co (b2)"}, lookup).brief["brand_id"] == "b2"
     assert parse_brief({"brand": "liftlab"}, lookup).brief["brand_id"] == "b3"
+
+
+def test_a_negative_budget_is_below_the_bound_not_not_a_number(client, brand):
+    resp, page = get(client, f"brand={brand}&budget=-500&min_followers=-2k")
+    assert resp.status_code == 422
+    errs = errors(page)
+    assert "'-500' must be at least 0" in errs["budget-error"]
+    assert "'-2k' must be at least 0" in errs["min_followers-error"]
+    assert "not a number" not in " ".join(errs.values())

@@ -77,7 +77,8 @@ def _print_recommendations(result, fmt: str) -> None:
     for r in result.itertuples(index=False):
         out.print(f"  {r.rank}. {r.influencer_id}: " + "; ".join(r.reasons), highlight=False)
     if "budget" in result:
-        out.print(f"budget ${first['budget']:,.0f}: {len(result)} influencers for "
+        chosen = f"{len(result)} influencer" + ("" if len(result) == 1 else "s")
+        out.print(f"budget ${first['budget']:,.0f}: {chosen} for "
                   f"${first['total_price']:,.0f}, {first['expected_conversions']:.2f} expected "
                   f"converting collaborations; {first['unpriced_left_out']} without a price "
                   "left out", highlight=False)

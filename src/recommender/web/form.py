@@ -63,8 +63,9 @@ def _number(form: BriefForm, name: str, what: str, *, integer: bool = False,
     text = form.values.get(name, "")
     if not text:
         return None
+    negative = text.startswith("-")  # a number, below the bound: say that, not "not a number"
     try:
-        value = parse_number(text)
+        value = -parse_number(text[1:]) if negative else parse_number(text)
     except ValueError:
         form.errors[name] = f"{what}: '{text}' is not a number (e.g. 5000, 5,000 or 5k)"
         return None
