@@ -352,3 +352,19 @@ def test_cli_validate_prints_each_warning_once(tmp_path, caplog):
     assert result.exit_code == 0
     assert " ".join(result.output.split()).count("ignored columns: notes") == 1
     assert not [r for r in caplog.records if "ignored columns" in r.getMessage()]  # not twice
+
+
+def test_handles_and_profile_urls_are_optional_kept_as_written_and_urls_checked():
+    frames = tiny_frames()
+    frames["influencers"] = frames["influencers"].assign(
+        handle=["Glow.Daily", ""], profile_url=["https://instagram.com/Glow.Daily", ""])
+    ds = validate_frames(frames)
+    assert ds.influencers["handle"].tolist()[0] == "Glow.Daily" and ds.influencers[
+        "handle"].isna().tolist() == [False, True]
+    assert ds.influencers["profile_url"].iloc[0] == "https://instagram.com/Glow.Daily"
+    assert not ds.warnings  # contract v2 columns, not "ignored columns"
+    bad = frames["influencers"].assign(profile_url=["javascript:alert(1)", ""])
+    with pytest.raises(ValidationError) as info:
+        validate_frames({**frames, "influencers": bad})
+    (problem,) = info.value.problems
+    assert problem.column == "profile_url" and problem.rule == "an http(s) URL"

@@ -391,3 +391,20 @@ def test_a_negative_budget_is_below_the_bound_not_not_a_number(client, brand):
     assert "'-500' must be at least 0" in errs["budget-error"]
     assert "'-2k' must be at least 0" in errs["min_followers-error"]
     assert "not a number" not in " ".join(errs.values())
+
+
+def test_handles_are_shown_linked_to_their_profile_where_present(client, world, brand):
+    resp = client.get(f"/?brand={brand}&top_n=10")
+    html = resp.get_data(as_text=True)
+    inf = world.ranker.snapshot.ds.influencers.set_index("influencer_id")
+    expected = world.ranker.recommend({"brand_id": brand}, top_n=10)
+    assert expected["handle"].notna().any() and expected["handle"].isna().any()
+    for iid, handle in zip(expected["influencer_id"], expected["handle"], strict=True):
+        if isinstance(handle, str):
+            assert handle == inf.loc[iid, "handle"]
+            assert (f'<a href="https://example.com/{handle}" rel="noopener noreferrer" '
+                    f'target="_blank">@{handle}</a>') in html
+        else:
+            assert f"@Creator.{iid}" not in html
+    export = client.get(f"/export.csv?brand={brand}&top_n=10").get_data(as_text=True)
+    assert export.splitlines()[0].startswith("rank,influencer_id,handle,profile_url,")

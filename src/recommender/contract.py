@@ -68,6 +68,9 @@ INFLUENCERS = Table(
         Column("country", "str", required=False),
         Column("real_follower_share", "float", required=False, min_value=0.0, max_value=1.0),
         Column("price_per_post", "float", required=False, min_value=0.0),
+        # version 2, for planners (shown, never features)
+        Column("handle", "str", required=False, cased=True),
+        Column("profile_url", "str", required=False, cased=True),
     ),
     description="one row per influencer account",
 )

@@ -255,7 +255,8 @@ def rank_lookalikes(ranker, brief, mask: np.ndarray, top_n: int, when: pd.Timest
     return pd.DataFrame({
         "brief": [brief.label] * len(rows), "brand_id": brief.brand_id,
         "rank": np.arange(1, len(rows) + 1), "influencer_id": info["influencer_id"][rows],
-        "score": np.nan, "platform": info["platform"][rows], "niche": info["niche"][rows],
+        **{c: names[rows] for c, names in ranker.names.items()}, "score": np.nan,
+        "platform": info["platform"][rows], "niche": info["niche"][rows],
         "country": ranker.country[rows], "followers": ranker.followers[rows],
         "engagement_rate_90d": np.asarray(er)[rows] if np.ndim(er) else np.nan,
         "audience_match": np.nan, "price_per_post": ranker.price[rows],
