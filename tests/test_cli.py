@@ -58,3 +58,11 @@ def test_version_is_printed():
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.output.strip() == f"recommender {version('recommender')}"
+
+
+def test_readme_table_lists_every_command():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    listed = [name for name in COMMANDS if f"| `recommender {name}" in readme]
+    assert listed == COMMANDS
