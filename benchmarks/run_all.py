@@ -33,14 +33,21 @@ SCALES: dict[str, list[str]] = {
     "quality": ["--influencers", "5000", "--brands", "200", "--seeds", "7", "1", "2",
                 "--curve-brands", "100", "400", "800"],
     "ranker": ["--influencers", "100000", "--briefs", "100", "--top-n", "10", "--rebuild"],
-    "serve_load": ["--influencers", "100000", "--requests", "600", "--clients", "4"],
+    "lookalike": ["--influencers", "100000", "--briefs", "100", "--seeds", "100"],
+    "ranker_1m": ["--influencers", "100000", "--copies", "10", "--briefs", "40",
+                  "--brute-briefs", "10", "--top-n", "10"],
+    "budget": ["--influencers", "100000", "--briefs", "40"],
+    "serve_load": ["--influencers", "100000", "--requests", "600", "--clients", "8",
+                   "--workers", "2"],
+    "page_load": ["--influencers", "100000", "--requests", "200", "--clients", "4"],
     "batch": ["--memory-pairs", "10000000"],
     "dask": ["--pairs", "1000000", "--workers", "2"],
+    "feedback": ["--influencers", "5000", "--brands", "200", "--briefs", "1000"],
 }
 TIMEOUT_S = 20 * 60
 # results.json keys whose sections come first in the document, in this order
-ORDER = ("bench", "generate", "features", "train", "ranker", "serve_load", "batch",
-         "batch_dask")
+ORDER = ("bench", "generate", "features", "train", "ranker", "ranker_x10", "budget",
+         "serve_load", "page_load", "batch", "batch_dask")
 
 
 def scripts() -> list[str]:

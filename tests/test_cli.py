@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from recommender.cli import app
 
-COMMANDS = ["validate", "generate", "features", "train", "tune", "recommend", "ui", "serve",
+COMMANDS = ["validate", "generate", "features", "train", "tune", "recommend", "ui", "feedback",
+            "serve",
             "refresh", "score"]
 
 

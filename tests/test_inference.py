@@ -45,6 +45,18 @@ def test_lleaves_is_used_and_within_tolerance_of_booster_predict(booster_and_mat
     np.testing.assert_array_equal(again.predict(X), got)
 
 
+@pytest.mark.skipif(not lleaves_available(), reason="lleaves is not installed")
+def test_a_copy_taken_while_choosing_chooses_again(booster_and_matrix, compiled_model_cache):
+    """Dask may copy a worker's data to another worker while `_choose` runs in the task
+    thread: the copy must not keep the provisional Booster.predict choice."""
+    booster, X = booster_and_matrix
+    p = TreePredictor(booster, "auto")
+    p._checked, p.backend = True, "lightgbm"  # the state `_choose` starts with
+    again = pickle.loads(pickle.dumps(p))
+    again.predict(X)
+    assert again.backend == "lleaves"
+
+
 def test_a_compiled_model_that_disagrees_is_never_used(booster_and_matrix, monkeypatch):
     booster, X = booster_and_matrix
 

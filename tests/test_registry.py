@@ -105,6 +105,43 @@ def test_aliases_move_only_for_a_champion(mlflow_store):
     assert {v.current_stage for v in (v1, v2, v3)} <= {"None", None}  # no stages used
 
 
+@pytest.mark.filterwarnings("ignore:.*Add type hints:UserWarning")
+def test_a_racing_champion_move_is_refused_compare_and_swap(mlflow_store):
+    import os
+    import subprocess
+    import sys
+
+    import mlflow
+
+    client, experiment = mlflow_store
+    name = "ranker-race"
+    uri = _log_tiny_model(experiment)
+    v1 = register_model(uri, name, Decision("champion", "no champion yet"), client)
+    seen_at_start = str(v1.version)  # what our run's gate compares against
+    # meanwhile another process (a second `train`) moves the champion through the same store
+    store = mlflow.get_registry_uri()
+    racer = (f"import mlflow; c = mlflow.MlflowClient({store!r}, {store!r}); "
+             f"v = mlflow.register_model({uri!r}, {name!r}); "
+             f"c.set_registered_model_alias({name!r}, 'champion', v.version)")
+    subprocess.run([sys.executable, "-c", racer], check=True, capture_output=True,
+                   env={**os.environ, "MLFLOW_TRACKING_URI": store,
+                        "MLFLOW_REGISTRY_URI": store})
+    racer_version = str(champion_version(client, name).version)
+    assert racer_version != seen_at_start
+
+    ours = register_model(uri, name, Decision("champion", "better than version 1"), client,
+                          expected=seen_at_start)
+    assert str(champion_version(client, name).version) == racer_version  # not overwritten
+    assert ours.tags["gate_alias"] == "challenger"
+    assert f"moved from version {seen_at_start} to version {racer_version}" in (
+        ours.tags["gate_reason"])
+    assert champion_version(client, name, "challenger").version == ours.version
+    # with the holder it saw, the same move goes through
+    again = register_model(uri, name, Decision("champion", "better"), client,
+                           expected=racer_version)
+    assert str(champion_version(client, name).version) == str(again.version)
+
+
 def test_a_command_run_keeps_its_artifacts_beside_the_store_not_where_it_runs(tmp_path,
                                                                               monkeypatch):
     import mlflow

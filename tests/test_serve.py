@@ -37,6 +37,7 @@ BAD = [
      ["unknown parameter(s) topn", "top_n"]),
     ({"dataframe_records": [{"brand_id": "b01"}], "params": {"as_of": "2099-01-01"}},
      ["as_of", "'2099-01-01'", "end of the model's data"]),
+    ({"dataframe_records": [{"like": ["i_nobody"]}]}, ["like = 'i_nobody'"]),
     (b"{not json", ["valid JSON"]),
     ({"records": [{"brand_id": "b01"}]}, ["dataframe_records"]),
     ({"dataframe_records": "b01"}, ["list of records"]),
@@ -51,6 +52,19 @@ def test_served_ranker_answers_top_n_with_reasons(server):
     assert [r["rank"] for r in rows] == [1, 2, 3, 4, 5]
     assert all(len(r["reasons"]) == 3 and r["brand_id"] == "b01" for r in rows)
     assert all(0 < r["score"] < 1 for r in rows) and rows[0]["snapshot_as_of"]
+
+
+@pytest.mark.slow
+def test_served_ranker_answers_lookalike_briefs(server):
+    status, body = post(server, {"dataframe_records": [{"like": ["i003", "i004"]},
+                                                       {"brand_id": "b01", "like": ["i003"]}],
+                                 "params": {"top_n": 3}})
+    assert status == 200, body
+    rows = json.loads(body)["predictions"]
+    alone, branded = rows[:3], rows[3:]
+    assert all(r["score"] is None and "no brand given" in r["ranked_by"] for r in alone)
+    assert all(0 < r["score"] < 1 and r["reasons"][0].startswith("like i003") for r in branded)
+    assert {r["influencer_id"] for r in rows}.isdisjoint({"i003", "i004"})
 
 
 # every JSON form MLflow's server accepts; "inputs" carries scalars as 0-d arrays

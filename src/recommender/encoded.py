@@ -91,7 +91,8 @@ class EncodedCatalogue:
     def columns(self, M: np.ndarray, rows: np.ndarray, brand: BrandSide
                 ) -> dict[str, np.ndarray]:
         """Feature values by name of the matrix rows `M` (catalogue `rows`): numbers as
-        encoded, the categorical ones as their text (what reasons and the answer show)."""
+        encoded (views of M), the categorical ones as their text (what reasons and the
+        answer show)."""
         out = {c: M[:, j] for c, j in self.position.items()}
         out.update({"platform": self.text["platform"][rows], "niche": self.text["niche"][rows],
                     "category": np.full(len(rows), brand.category, dtype=object),

@@ -96,7 +96,9 @@ class TreePredictor:
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_compiled"] = None
-        if state["backend"] == "lleaves":
+        # the receiving process decides for itself: a copy taken while `_choose` runs (Dask
+        # moves data between workers from another thread) must not carry a half-made choice
+        if state["requested"] != "lightgbm":
             state["_checked"], state["backend"] = False, "unchecked"
         return state
 

@@ -133,21 +133,34 @@ def read_parquet_folder(path: str | Path) -> pd.DataFrame:
     """Every part of a Parquet folder (or a single Parquet file at a URL) as one frame; the
     keys of hive-style sub-folders (`posts/platform=tiktok/...`) become columns."""
     import pyarrow as pa
-    import pyarrow.dataset as pds
     import pyarrow.parquet as pq
 
-    fs, at = filesystem(path)
     if not is_folder(path):
+        fs, at = filesystem(path)
         with read_errors(path), fs.open(at, "rb") as fh:
             return pq.read_table(fh).to_pandas()
-    at = at.rstrip("/")
-    tables = []
-    for part in parquet_parts(path):
-        with read_errors(fs.unstrip_protocol(part) if is_url(path) else Path(part)):
-            tables.append(pds.dataset([part], filesystem=fs, format="parquet",
-                                      partitioning="hive", partition_base_dir=at).to_table())
+    tables = [read_part(path, part) for part in parquet_parts(path)]
     with read_errors(path):
         return pa.concat_tables(tables, promote_options="permissive").to_pandas()
+
+
+def part_name(folder: str | Path, part: str) -> str | Path:
+    """How a part (as `parquet_parts` lists it) of `folder` is named: a URL or a path."""
+    if not is_url(folder):
+        return Path(part)
+    fs, _ = filesystem(folder)
+    return fs.unstrip_protocol(part)
+
+
+def read_part(folder: str | Path, part: str):
+    """One part of a Parquet folder as an Arrow table, with its hive keys as columns;
+    ReadError naming the part when it cannot be read."""
+    import pyarrow.dataset as pds
+
+    fs, at = filesystem(folder)
+    with read_errors(part_name(folder, part)):
+        return pds.dataset([part], filesystem=fs, format="parquet", partitioning="hive",
+                           partition_base_dir=at.rstrip("/")).to_table()
 
 
 @contextlib.contextmanager

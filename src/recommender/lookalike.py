@@ -150,7 +150,7 @@ class LookalikeIndex:
             if found is not None:
                 return found
         rows = np.flatnonzero(mask)
-        sim = self.profiles.vectors[rows] @ query.astype(np.float32)
+        sim = (self.profiles.vectors @ query.astype(np.float32))[rows]  # no copy of the rows
         if len(rows) > k:
             top = np.argpartition(-sim, k - 1)[:k]
             rows, sim = rows[top], sim[top]
@@ -226,42 +226,44 @@ def rank_lookalikes(ranker, brief, mask: np.ndarray, top_n: int, when: pd.Timest
     if not len(rows):
         return pd.DataFrame()
     side = ranker.side
-    info = {c: side[c].to_numpy(dtype=object) for c in ("influencer_id", "niche", "platform")}
 
-    def record(r: int) -> dict[str, Any]:
-        return {"influencer_id": info["influencer_id"][r], "niche": info["niche"][r],
-                "platform": info["platform"][r], "followers": int(ranker.followers[r])}
+    def values(column: str, at: np.ndarray) -> np.ndarray:  # only these rows: no full copy
+        return np.asarray(side[column].array.take(at), dtype=object)
 
-    seed_info = [record(r) for r in seeds]
+    def records(at: np.ndarray) -> list[dict[str, Any]]:
+        cols = {c: values(c, at) for c in ("influencer_id", "niche", "platform")}
+        return [{**{c: v[k] for c, v in cols.items()}, "followers": int(ranker.followers[r])}
+                for k, r in enumerate(at)]
+
+    seed_info = records(seeds)
     if brief.branded:
-        brand = ranker.brand_side(brief)
-        M, raw, p = ranker.score_rows(rows, brand, when)
-        ranker.exact_rows(np.arange(len(rows)), M, raw, p)  # the blend reads every row's p
+        X, M, raw, p = ranker.score_rows(rows, ranker.brand_side(brief), when)
         best = float(p.max()) if p.max() > 0 else 1.0
         blend = SIMILARITY_WEIGHT * sim + (1 - SIMILARITY_WEIGHT) * p / best
         chosen = np.lexsort((rows, -raw, -blend))[:top_n]
         contrib = ranker.model.contributions_of_matrix(M[chosen], 1)
-        values = ranker.encoded.columns(M[chosen], rows[chosen], brand)
-        out = ranker._output(brief, rows[chosen], values, p[chosen], contrib, when, {})
+        out = ranker._output(brief, rows[chosen], X, chosen, p[chosen], contrib, when, {})
         cos = index.profiles.block_cosines(rows[chosen], query)
-        out["reasons"] = [[similarity_reason(cos, k, record(r), seed_info), *model_reasons]
-                          for k, (r, model_reasons) in enumerate(zip(rows[chosen],
-                                                                     out["reasons"],
-                                                                     strict=True))]
+        out["reasons"] = [[similarity_reason(cos, k, rec, seed_info), *model_reasons]
+                          for k, (rec, model_reasons) in enumerate(zip(records(rows[chosen]),
+                                                                       out["reasons"],
+                                                                       strict=True))]
         return out.assign(similarity=sim[chosen], lookalike_score=blend[chosen],
                           ranked_by=RANKED_BY_BLEND)
     cos = index.profiles.block_cosines(rows, query)
-    er = side["er_mean_90d"].to_numpy(np.float64) if "er_mean_90d" in side else np.nan
+    found = records(rows)
+    er = (np.asarray(side["er_mean_90d"].array.take(rows), dtype=np.float64)
+          if "er_mean_90d" in side else np.nan)
     return pd.DataFrame({
         "brief": [brief.label] * len(rows), "brand_id": brief.brand_id,
-        "rank": np.arange(1, len(rows) + 1), "influencer_id": info["influencer_id"][rows],
+        "rank": np.arange(1, len(rows) + 1),
+        "influencer_id": [r["influencer_id"] for r in found],
         **{c: names[rows] for c, names in ranker.names.items()}, "score": np.nan,
-        "platform": info["platform"][rows], "niche": info["niche"][rows],
+        "platform": [r["platform"] for r in found], "niche": [r["niche"] for r in found],
         "country": ranker.country[rows], "followers": ranker.followers[rows],
-        "engagement_rate_90d": np.asarray(er)[rows] if np.ndim(er) else np.nan,
-        "audience_match": np.nan, "price_per_post": ranker.price[rows],
-        "reasons": [[similarity_reason(cos, k, record(r), seed_info)]
-                    for k, r in enumerate(rows)],
+        "engagement_rate_90d": er, "audience_match": np.nan,
+        "price_per_post": ranker.price[rows],
+        "reasons": [[similarity_reason(cos, k, rec, seed_info)] for k, rec in enumerate(found)],
         "as_of": when.isoformat(), "snapshot_as_of": ranker.as_of.isoformat(),
         "similarity": sim, "lookalike_score": sim, "ranked_by": RANKED_BY_SIMILARITY,
     })

@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 MODEL_ARTIFACT = "conversion_model"
 SNAPSHOT_ARTIFACT = "snapshot"
+PREFERENCE_ARTIFACT = "preference"  # optional: the planners' preference model, blended
 ENTRY = Path(__file__).with_name("pyfunc_entry.py")
 PINNED = ("mlflow", "lightgbm", "pandas", "numpy", "pyarrow", "scikit-learn", "scipy")
 # Input columns are not declared: a declared schema would coerce 1.5, "7" or true into an
@@ -111,7 +112,12 @@ class RankerModel(mlflow.pyfunc.PythonModel):
 
         refuse_unknown_params()
         model = ConversionModel.load(context.artifacts[MODEL_ARTIFACT])
-        self.ranker = Ranker(model, context.artifacts[SNAPSHOT_ARTIFACT])
+        preference = None
+        if PREFERENCE_ARTIFACT in context.artifacts:
+            from recommender.preference import PreferenceModel
+
+            preference = PreferenceModel.load(context.artifacts[PREFERENCE_ARTIFACT])
+        self.ranker = Ranker(model, context.artifacts[SNAPSHOT_ARTIFACT], preference=preference)
         logger.info("ranker loaded: %d influencers, snapshot as of %s",
                     len(self.ranker.ids), self.ranker.as_of)
 
@@ -136,16 +142,19 @@ def pip_requirements() -> list[str]:
     return [f"{name}=={metadata.version(name)}" for name in PINNED]
 
 
-def _model_kwargs(model: ConversionModel, ds, as_of: pd.Timestamp | None, tmp: Path
-                  ) -> dict[str, Any]:
+def _model_kwargs(model: ConversionModel, ds, as_of: pd.Timestamp | None, tmp: Path,
+                  preference=None) -> dict[str, Any]:
     from recommender.snapshot import build_snapshot, load_meta
 
     model.save(tmp / MODEL_ARTIFACT)
     snap = build_snapshot(ds, model, as_of, out_dir=tmp / SNAPSHOT_ARTIFACT)
     example_brand = str(ds.brands["brand_id"].iloc[0])
+    artifacts = {MODEL_ARTIFACT: str(tmp / MODEL_ARTIFACT), SNAPSHOT_ARTIFACT: str(snap)}
+    if preference is not None:
+        artifacts[PREFERENCE_ARTIFACT] = str(preference.save(tmp / PREFERENCE_ARTIFACT).parent)
     return {
         "python_model": str(ENTRY),
-        "artifacts": {MODEL_ARTIFACT: str(tmp / MODEL_ARTIFACT), SNAPSHOT_ARTIFACT: str(snap)},
+        "artifacts": artifacts,
         "code_paths": [str(Path(__file__).parent)],
         "signature": SIGNATURE,
         "input_example": (pd.DataFrame([{"brand_id": example_brand}]), {"top_n": 5}),
@@ -155,12 +164,14 @@ def _model_kwargs(model: ConversionModel, ds, as_of: pd.Timestamp | None, tmp: P
 
 
 def log_ranker(model: ConversionModel, ds, as_of: pd.Timestamp | None = None, *,
-               name: str = "ranker") -> mlflow.models.model.ModelInfo:
-    """Log the ranker (model + fresh snapshot of `ds`) into the ACTIVE MLflow run."""
+               name: str = "ranker", preference=None) -> mlflow.models.model.ModelInfo:
+    """Log the ranker (model + fresh snapshot of `ds`, + the blended preference model if
+    given) into the ACTIVE MLflow run."""
     if mlflow.active_run() is None:
         raise UserError("log_ranker must be called inside an MLflow run")
     with tempfile.TemporaryDirectory() as tmp, quiet_mlflow_hints():
-        info = mlflow.pyfunc.log_model(name=name, **_model_kwargs(model, ds, as_of, Path(tmp)))
+        info = mlflow.pyfunc.log_model(name=name, **_model_kwargs(model, ds, as_of, Path(tmp),
+                                                                  preference))
     logger.info("logged ranker %s", info.model_uri)
     return info
 
@@ -195,6 +206,18 @@ def load_conversion_model(model_uri: str) -> ConversionModel:
     return ConversionModel.load(_download(model_uri, MODEL_ARTIFACT))
 
 
+def load_preference(model_uri: str):
+    """The blended preference model inside a logged ranker, None if it carries none."""
+    from recommender.preference import PreferenceModel
+
+    try:
+        local = mlflow.artifacts.download_artifacts(
+            f"{model_uri.rstrip('/')}/artifacts/{PREFERENCE_ARTIFACT}")
+    except (MlflowException, OSError):
+        return None
+    return PreferenceModel.load(local)
+
+
 def check_model(model_uri: str) -> None:
     """Raise UserError unless `model_uri` names a ranker this code can serve (MLmodel only)."""
     where = _stored(model_uri)
@@ -214,3 +237,13 @@ def load_ranker(model_uri: str):
     except MlflowException as exc:
         raise UserError(f"model {model_uri}{where}: cannot be loaded ({exc.message})") from None
     return loaded.unwrap_python_model().ranker
+
+
+def catalogue_ids(model_uri: str) -> tuple[set[str], set[str]]:
+    """The brand ids and influencer ids of a logged ranker's snapshot (reads only those two
+    tables), to check feedback against what the ranker can show."""
+    ids = []
+    for table, column in (("brands", "brand_id"), ("influencers", "influencer_id")):
+        path = _download(model_uri, f"{SNAPSHOT_ARTIFACT}/{table}.parquet")
+        ids.append(set(pd.read_parquet(path, columns=[column])[column].astype(str)))
+    return ids[0], ids[1]

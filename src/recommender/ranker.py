@@ -52,12 +52,15 @@ class Ranker:
     """Ranks the influencers of one snapshot for briefs, with one conversion model."""
 
     def __init__(self, model: ConversionModel, snapshot: Snapshot | Path | str,
-                 shortlist_size: int = SHORTLIST_SIZE, inference: str = "auto") -> None:
+                 shortlist_size: int = SHORTLIST_SIZE, inference: str = "auto",
+                 preference=None) -> None:
         """`inference`: how the shortlist is scored, "auto" (compiled with lleaves where
         installed and exact, see `recommender.inference`), "lleaves" or "lightgbm"; the
-        returned rows are always scored by Booster.predict itself."""
+        returned rows are always scored by Booster.predict itself. `preference`: planners'
+        preference (recommender.preference), blended into the order when given."""
         snap = snapshot if isinstance(snapshot, Snapshot) else load_snapshot(snapshot)
         self.model, self.snapshot, self.shortlist_size = model, snap, shortlist_size
+        self.preference = preference
         ds = snap.ds
         # small vocabularies as categoricals: per-request takes and comparisons on codes
         side = snap.influencer_side.astype({c: "category" for c in CATEGORICAL_SIDE})
@@ -198,14 +201,20 @@ class Ranker:
                     self._brand_sides.popitem(last=False)
         return side
 
-    def score_rows(self, rows: np.ndarray, brand: BrandSide, when: pd.Timestamp
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Encoded matrix, raw logit and calibrated p of catalogue `rows` for `brand` at
-        `when` (compiled trees where available: see exact_rows for the returned rows)."""
+    def score_rows(self, rows: np.ndarray, brand: pd.DataFrame | BrandSide,
+                   when: pd.Timestamp, compiled: bool = False
+                   ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+        """Feature values by name (`EncodedCatalogue.columns`), encoded matrix, raw and
+        calibrated p of catalogue `rows` paired with a brand (profile or encoded side).
+        `compiled`: scored by the compiled trees where available (within
+        `inference.TOLERANCE` of Booster.predict), else by Booster.predict itself."""
+        side = brand if isinstance(brand, BrandSide) else self.encoded.brand(brand)
         gap = (when - self.as_of) / pd.Timedelta(days=1)  # the snapshot carried forward
-        M = self.encoded.rows(rows, brand, gap)  # encoded once: scores and contributions read it
-        raw = self.trees.predict(M, ONLINE_THREADS)
-        return M, raw, apply_calibration(self.model.calibration_, raw)
+        M = self.encoded.rows(rows, side, gap)  # encoded once: scores and contributions read it
+        raw = (self.trees.predict(M, ONLINE_THREADS) if compiled
+               else self.model.raw_of_matrix(M, ONLINE_THREADS))
+        p = apply_calibration(self.model.calibration_, raw)
+        return self.encoded.columns(M, rows, side), M, raw, p
 
     def exact_rows(self, chosen: np.ndarray, M: np.ndarray, raw: np.ndarray, p: np.ndarray
                    ) -> None:
@@ -234,9 +243,12 @@ class Ranker:
             rows = self._shortlist(mask, brand.profile, brief, top_n, budget is not None)
         if not len(rows):
             return pd.DataFrame()
-        M, raw, p = self.score_rows(rows, brand, when)
+        X, M, raw, p = self.score_rows(rows, brand, when, compiled=self.preference is None)
+        key = p  # the order: p itself (updated in place below), or blended with preference
         if budget is None:
-            chosen = np.lexsort((rows, -raw, -p))[:top_n]
+            if self.preference is not None:  # scored exactly above
+                key = self.preference.blend(p, pd.DataFrame(X))
+            chosen = np.lexsort((rows, -raw, -key))[:top_n]
         else:
             sel = select_within_budget(p, self.price[rows], budget, top_n,
                                        [a[rows] for a in self.audiences])
@@ -244,13 +256,12 @@ class Ranker:
         if not len(chosen):  # nothing fits the budget
             return pd.DataFrame()
         self.exact_rows(chosen, M, raw, p)  # the returned rows' figures are Booster.predict's
-        chosen = chosen[np.lexsort((rows[chosen], -raw[chosen], -p[chosen]))]
+        chosen = chosen[np.lexsort((rows[chosen], -raw[chosen], -key[chosen]))]
         extra = {} if budget is None else {
             "budget": budget, "total_price": sel.total_price,
             "expected_conversions": float(p[chosen].sum()), "unpriced_left_out": unpriced}
         contrib = self.model.contributions_of_matrix(M[chosen], ONLINE_THREADS)
-        values = self.encoded.columns(M[chosen], rows[chosen], brand)
-        return self._output(brief, rows[chosen], values, p[chosen], contrib, when, extra)
+        return self._output(brief, rows[chosen], X, chosen, p[chosen], contrib, when, extra)
 
     @staticmethod
     def _check_budget(brief: Brief, priced: np.ndarray, unpriced: int, budget: float) -> None:
@@ -262,18 +273,19 @@ class Ranker:
                             "price_per_post and are left out; rank without a budget, or add "
                             "prices to influencers")
 
-    def _output(self, brief: Brief, rows: np.ndarray, values: dict[str, np.ndarray],
-                p: np.ndarray, contrib: pd.DataFrame, when: pd.Timestamp,
+    def _output(self, brief: Brief, rows: np.ndarray, X: Mapping[str, np.ndarray],
+                chosen: np.ndarray, p: np.ndarray, contrib: pd.DataFrame, when: pd.Timestamp,
                 extra: dict[str, Any]) -> pd.DataFrame:
+        """The answer rows of catalogue `rows`, which are `chosen` of the scored rows `X`."""
         return pd.DataFrame({
             "brief": [brief.label] * len(rows), "brand_id": brief.brand_id,
-            "rank": np.arange(1, len(rows) + 1), "influencer_id": values["influencer_id"],
+            "rank": np.arange(1, len(rows) + 1), "influencer_id": X["influencer_id"][chosen],
             **{c: names[rows] for c, names in self.names.items()},
-            "score": p, "platform": values["platform"], "niche": values["niche"],
+            "score": p, "platform": X["platform"][chosen], "niche": X["niche"][chosen],
             "country": self.country[rows],
-            "followers": self.followers[rows], "engagement_rate_90d": values["er_mean_90d"],
-            "audience_match": values["audience_match_mean"], "price_per_post": self.price[rows],
-            "reasons": reasons(contrib, values),
+            "followers": self.followers[rows], "engagement_rate_90d": X["er_mean_90d"][chosen],
+            "audience_match": X["audience_match_mean"][chosen],
+            "price_per_post": self.price[rows], "reasons": reasons(contrib, X, rows=chosen),
             "as_of": when.isoformat(), "snapshot_as_of": self.as_of.isoformat(), **extra,
         })
 

@@ -105,16 +105,28 @@ def champion_version(
         raise
 
 
+class _Unchecked:
+    """The default of `expected`: move the alias whoever holds it now."""
+
+
+UNCHECKED: Any = _Unchecked()
+
+
 def register_model(
     model_uri: str,
     name: str,
     decision: Decision,
     client: MlflowClient | None = None,
     tags: Mapping[str, Any] | None = None,
+    *,
+    expected: str | None | _Unchecked = UNCHECKED,
 ) -> ModelVersion:
     """Register `model_uri` (`models:/<model_id>` from log_model, or `runs:/<run_id>/<path>`)
     as a new version of `name` and point `decision.alias` at it.
 
+    `expected` (a version number, or None for "no holder"): compare-and-swap. The alias moves
+    only if it still points where it pointed when the caller decided (the gate compared the
+    new model with THAT version); otherwise the new version becomes challenger and says why.
     Registration goes through `mlflow.register_model`, i.e. the current registry URI; the
     `client` (default: a new MlflowClient) must talk to the same store. The decision is kept
     on the version as tags `gate_alias` and `gate_reason`.
@@ -123,15 +135,39 @@ def register_model(
 
     client = _client(client)
     remove_unfinished_versions(name, client)
-    all_tags = {**(tags or {}), "gate_alias": decision.alias, "gate_reason": decision.reason,
-                REGISTRATION_TAG: "pending", PROCESS_TAG: _this_process()}
+    all_tags = {**(tags or {}), REGISTRATION_TAG: "pending", PROCESS_TAG: _this_process()}
     version = mlflow.register_model(model_uri, name, tags={k: str(v) for k, v in all_tags.items()})
+    if not isinstance(expected, _Unchecked):
+        decision = _still_expected(client, name, decision, expected)
+    client.set_model_version_tag(name, version.version, "gate_alias", decision.alias)
+    client.set_model_version_tag(name, version.version, "gate_reason", decision.reason)
     client.set_registered_model_alias(name, decision.alias, version.version)
     client.set_model_version_tag(name, version.version, REGISTRATION_TAG, "complete")
     logger.info(
         "registered %s version %s as %s: %s", name, version.version, decision.alias, decision.reason
     )
     return client.get_model_version(name, version.version)
+
+
+def _still_expected(client: MlflowClient, name: str, decision: Decision,
+                    expected: str | None) -> Decision:
+    """`decision`, or challenger if its alias no longer points at `expected`.
+
+    MLflow has no conditional alias update: this re-reads the alias right before moving it,
+    which leaves a window of one registry round trip (milliseconds) instead of a whole run."""
+    if decision.alias == CHALLENGER_ALIAS:
+        return decision
+    now = champion_version(client, name, decision.alias)
+    holder = None if now is None else str(now.version)
+    if holder == (None if expected is None else str(expected)):
+        return decision
+    before = "no version" if expected is None else f"version {expected}"
+    after = "no version" if holder is None else f"version {holder}"
+    logger.warning("%s: alias %s moved from %s to %s during this run; not moving it", name,
+                   decision.alias, before, after)
+    return Decision(CHALLENGER_ALIAS, f"not made {decision.alias}: the alias moved from {before} "
+                    f"to {after} while this run was deciding (the gate compared against "
+                    f"{before}); re-run to compare with {after}")
 
 
 def _this_process() -> str:

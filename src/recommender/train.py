@@ -19,7 +19,6 @@ from recommender.evaluation import (
     evaluate_window,
     has_signal,
     read_truth,
-    scorer_metrics,
 )
 from recommender.features import (
     CATEGORICAL_FEATURES,
@@ -29,8 +28,9 @@ from recommender.features import (
     pair_context,
 )
 from recommender.features.history import settle_times
+from recommender.gate import below_floor, paired_comparison, schema_change
 from recommender.model import ConversionModel
-from recommender.registry import Decision, champion_version, decide_alias, register_model
+from recommender.registry import UNCHECKED, Decision, champion_version, register_model
 from recommender.split import SPLIT_BY, TimeSplit, settled_in_time
 from recommender.tracking import quiet_mlflow_hints, start_run
 from recommender.validate import load_dataset
@@ -38,6 +38,9 @@ from recommender.validate import load_dataset
 logger = logging.getLogger(__name__)
 
 MIN_ROWS_PER_WINDOW = 20
+# What the logged booster is grown on after model selection (recommender.refit):
+# "train+valid" (default), "all" (also the test window), "none" (the selected booster).
+REFIT_CHOICES = ("train+valid", "all", "none")
 
 
 @dataclass
@@ -64,6 +67,7 @@ class TrainResult:
     run_id: str | None = None
     version: str | None = None
     decision: Decision | None = None
+    preference: Any = None  # recommender.preference.FeedbackResult with --feedback
 
 
 def data_digest(ds: Dataset) -> str:
@@ -172,33 +176,58 @@ def catalogue_evaluation(model: ConversionModel, data: TrainingData, data_dir: P
     return scored
 
 
-def gate(model_name: str, new_metrics: dict[str, float], test: pd.DataFrame,
-         force_champion: bool = False) -> Decision:
-    """Champion only for a model with signal that is not worse than the current champion,
-    both scored on the NEW test window."""
+def refit_model(model: ConversionModel, data: TrainingData, windows: str) -> ConversionModel:
+    """`model` (its rounds) grown again on train + validation, or with windows="all" also on
+    test, with a cross-fitted calibration (`recommender.refit`)."""
+    from recommender.refit import refit
+
+    parts = [data.train, data.valid] + ([data.test] if windows == "all" else [])
+    rows = pd.concat(parts, ignore_index=True)
+    return refit(model, rows[FEATURE_COLUMNS], rows[LABEL].to_numpy())
+
+
+def gate(model_name: str, model: ConversionModel, evaluation: Evaluation, test: pd.DataFrame,
+         force_champion: bool = False, champion: str | None | object = UNCHECKED,
+         seed: int = 0) -> Decision:
+    """Champion only for a model with signal that beats the heuristic baseline (a fixed
+    floor) and is non-inferior to the current champion, both scored on the NEW test window
+    (paired bootstrap over brands, `recommender.gate`). A champion with another feature
+    schema is never replaced automatically. `champion`: the version the caller saw at the
+    start of its run (the registry move is then compare-and-swap on it)."""
     if force_champion:
-        return decide_alias(new_metrics, None, force_champion=True)
+        return Decision(config.CHAMPION_ALIAS, "made champion by force_champion")
+    new_metrics = evaluation.metrics
     ok, text = has_signal(new_metrics["auc"], test[LABEL].to_numpy())
     if not ok:
         return Decision(config.CHALLENGER_ALIAS, f"no evidence of signal: {text}")
+    floor = below_floor(new_metrics)
+    if floor:
+        return Decision(config.CHALLENGER_ALIAS, "below the fixed floor: " + "; ".join(floor))
     current = champion_version(None, model_name)
     if current is None:
-        return decide_alias(new_metrics, None)
+        return Decision(config.CHAMPION_ALIAS, "no champion yet; beats the heuristic baseline")
+    version = str(current.version)
+    if champion is not UNCHECKED and champion != version:
+        return Decision(config.CHALLENGER_ALIAS, f"the champion moved to version {version} "
+                        f"after this run started (it saw {champion or 'none'}); re-run to "
+                        "compare with it")
     from recommender.pyfunc import load_conversion_model
 
-    try:
-        champion = load_conversion_model(f"models:/{model_name}/{current.version}")
-        missing = [f for f in champion.features_ if f not in test.columns]
-        if missing:
-            raise UserError(f"its features {missing[:3]} are not computed any more")
-        champ_metrics = scorer_metrics(test, champion.predict_proba(test[champion.features_]),
-                                       probabilities=True)
-    except UserError as exc:
-        return Decision(config.CHAMPION_ALIAS,
-                        f"the champion (version {current.version}) cannot be scored on the new "
-                        f"test window ({exc}); the new model replaces it")
-    decision = decide_alias(new_metrics, champ_metrics)
-    return Decision(decision.alias, f"{decision.reason} (champion: version {current.version})")
+    old = load_conversion_model(f"models:/{model_name}/{version}")
+    change = schema_change(old.features_, model.features_)
+    if change:
+        return Decision(config.CHALLENGER_ALIAS,
+                        f"{change} against the champion (version {version}): never promoted "
+                        "automatically; compare the two and use --force-champion")
+    comparisons = paired_comparison(
+        test[LABEL].to_numpy(), test["brand_id"].to_numpy(), evaluation.scores["model"],
+        old.predict_proba(test[old.features_]), seed=seed)
+    worse = [c.text() for c in comparisons if not c.ok]
+    if worse:
+        return Decision(config.CHALLENGER_ALIAS, f"not shown non-inferior to the champion "
+                        f"(version {version}): " + "; ".join(worse))
+    return Decision(config.CHAMPION_ALIAS, f"non-inferior to the champion (version {version}): "
+                    + "; ".join(c.text() for c in comparisons))
 
 
 def _log_plots(importance: pd.DataFrame, data: TrainingData, evaluation: Evaluation) -> None:
@@ -257,16 +286,25 @@ def run_training(
     workers: int | None = None,
     split_by: str = "time",
     outcome_lag: float | None = None,
+    feedback: str | Path | None = None,
+    refit_on: str = "train+valid",
 ) -> TrainResult:
     """The whole `recommender train`: prepare, fit, evaluate, log, register behind the gate.
 
     engine="dask" fits with lightgbm.dask on the cluster at `scheduler` or on a local cluster
-    of `workers` processes (`recommender.distributed.fit_dask`); the rest is the same."""
+    of `workers` processes (`recommender.distributed.fit_dask`); the rest is the same.
+    `feedback` (a feedback store URL or a Parquet/CSV file of its events) also trains the
+    planners' preference model (`recommender.preference`), logged beside the conversion
+    model's metrics and blended into the ranker only if it passes its held-out test."""
     import mlflow
 
     from recommender.batch import check_engine
 
     check_engine(engine, scheduler, workers)
+    if refit_on not in REFIT_CHOICES:
+        raise UserError(f"--refit must be one of {', '.join(REFIT_CHOICES)}, not {refit_on!r}")
+    started_with = champion_version(None, model_name) if register else None
+    champion = None if started_with is None else str(started_with.version)
     data = prepare(data_dir, split_by=split_by, outcome_lag=outcome_lag)
     if data.outcome_lag != config.DEFAULT_OUTCOME_LAG_DAYS:
         logger.warning("trained with an outcome lag of %g days; ranking and batch scoring "
@@ -283,18 +321,42 @@ def run_training(
         run_params["rounds_from"] = model.rounds_source_
     else:
         model = fit(data, params=params, seed=seed, num_boost_round=num_boost_round)
+    if engine == "dask" and refit_on != "none":
+        logger.warning("--engine dask: the logged booster is the one grown on the cluster on "
+                       "the train window (no refit)")
+        refit_on = "none"
+    run_params["refit"] = refit_on
+    model = refit_model(model, data, "train+valid") if refit_on != "none" else model
+    # the held-out test window scores the model that has not seen it
     evaluation = evaluate_window(model, data.train, data.test, data.truth, seed=seed)
     evaluation.metrics.update(catalogue_evaluation(model, data, data_dir, seed))
+    preference = None
+    if feedback is not None:
+        from recommender.preference import fit_feedback, load_events
+
+        preference = fit_feedback(data.ds, load_events(feedback), model)
+        run_params["feedback"] = str(feedback)
+    if refit_on == "all":
+        model = refit_model(model, data, "all")
     with start_run(experiment, f"train-{data.digest}") as run:
         _log_run(model, data, evaluation, run_params)
         from recommender.pyfunc import log_ranker
 
-        info = log_ranker(model, data.ds)
-        result = TrainResult(model, evaluation, run_id=run.info.run_id)
+        if preference is not None:
+            mlflow.log_metrics({k: v for k, v in preference.metrics.items() if np.isfinite(v)})
+            mlflow.log_dict(preference.model.to_dict(), "preference/corrected.json")
+            mlflow.log_dict(preference.naive.to_dict(), "preference/uncorrected.json")
+        info = log_ranker(model, data.ds, preference=preference.model
+                          if preference is not None and preference.blended else None)
+        result = TrainResult(model, evaluation, run_id=run.info.run_id, preference=preference)
         if register:
-            decision = gate(model_name, evaluation.metrics, data.test, force_champion)
-            version = register_model(info.model_uri, model_name, decision,
-                                     tags={"run_id": run.info.run_id, "data_digest": data.digest})
+            decision = gate(model_name, model, evaluation, data.test, force_champion,
+                            champion=champion, seed=seed)
+            version = register_model(
+                info.model_uri, model_name, decision,
+                tags={"run_id": run.info.run_id, "data_digest": data.digest},
+                expected=UNCHECKED if force_champion else champion)
+            decision = Decision(version.tags["gate_alias"], version.tags["gate_reason"])
             mlflow.set_tags({"registered_version": version.version, "alias": decision.alias,
                              "gate_reason": decision.reason})
             result.version, result.decision = version.version, decision

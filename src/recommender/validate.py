@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -294,11 +294,15 @@ def validate_frames(
     frames: dict[str, pd.DataFrame],
     files: dict[str, str] | None = None,
     on_invalid: OnInvalid = "fail",
-    source: Path | None = None,
+    source: str | Path | None = None,
     notes: list[str] | None = None,
     max_quarantined_share: float = MAX_QUARANTINED_SHARE,
+    deferred: tuple[str, ...] = (),
 ) -> Dataset:
     """Check raw frames against the contract and return typed tables.
+
+    Tables named in `deferred` are checked elsewhere, part by part (`check_part`, on Dask
+    workers): they are present but empty here.
 
     With on_invalid="fail" any broken rule raises ValidationError listing every problem.
     With "quarantine", offending rows go to `Dataset.rejects` (rule included) and the valid
@@ -318,8 +322,10 @@ def validate_frames(
     rejects = [empty_rejects()]
     parents: dict[str, pd.Series] = {}
 
+    for name in deferred:
+        present[name] = frozenset(contract.TABLES[name].column_names)
     for name in contract.TABLES:
-        if contract.TABLES[name].required and name not in frames:
+        if contract.TABLES[name].required and name not in frames and name not in deferred:
             problems.append(Problem.fatal_at(name, files.get(name, f"{name}.csv|.parquet"),
                                              "required table is missing"))
     for name in VALIDATION_ORDER:
@@ -385,7 +391,34 @@ def _vocabulary_warnings(typed: dict[str, pd.DataFrame], files: dict[str, str]) 
     return out
 
 
-def read_tables(data_dir: str | Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+def check_part(table: str, raw: pd.DataFrame, file: str, parents: dict[str, pd.Series]
+               ) -> tuple[pd.DataFrame, list[Problem]]:
+    """One part of a table checked on its own against the contract (the parents' ids given):
+    (typed rows, every broken rule). A rule across parts (a unique column) is the caller's."""
+    check = _check_table(contract.TABLES[table], raw, file, parents)
+    if any(p.fatal for p in check.problems):
+        return _empty_table(check.spec), check.problems
+    return _finalise(check), check.problems
+
+
+def merge_problems(problems: list[Problem], file: str) -> list[Problem]:
+    """The problems of a table's parts as one list for the table `file`: counts of the same
+    (column, rule) added up, their first ids kept; fatal problems (naming a part) as they are."""
+    merged: dict[tuple[str, str, str], Problem] = {}
+    out = [p for p in problems if p.fatal]
+    for p in problems:
+        if p.fatal:
+            continue
+        key = (p.table, p.column, p.rule)
+        seen = merged.get(key)
+        merged[key] = replace(p, file=file) if seen is None else replace(
+            seen, count=seen.count + p.count,
+            first_ids=(seen.first_ids + p.first_ids)[:MAX_IDS_SHOWN])
+    return out + list(merged.values())
+
+
+def read_tables(data_dir: str | Path, skip: tuple[str, ...] = ()
+                ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """Read every contract table present in `data_dir` (a folder or an fsspec URL) as raw
     frames: a folder of Parquet files wins over a Parquet file, which wins over CSV."""
     data_dir = location(data_dir)
@@ -404,6 +437,8 @@ def read_tables(data_dir: str | Path) -> tuple[dict[str, pd.DataFrame], dict[str
         if path is None:
             continue
         files[name] = str(path)
+        if name in skip:  # read elsewhere (part by part)
+            continue
         try:
             frames[name] = read_raw(path)
         except ReadError as exc:

@@ -8,7 +8,7 @@ from recommender.cli.common import app
 from recommender.errors import terminate_as_interrupt
 
 # isort: off
-from recommender.cli import data, training, ranking, serving, scoring  # noqa: F401, E402
+from recommender.cli import data, training, ranking, feedback, serving, scoring  # noqa: F401, E402
 # isort: on
 
 __all__ = ["app", "run"]

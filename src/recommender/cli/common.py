@@ -119,6 +119,9 @@ WorkersOpt = Annotated[int | None, typer.Option(min=1, help="Start a local Dask 
 ModelOpt = Annotated[str, typer.Option("--model", help="MLflow model URI of the ranker.")]
 ExperimentOpt = Annotated[str, typer.Option(help="MLflow experiment.")]
 ModelNameOpt = Annotated[str, typer.Option(help="Registered model name.")]
+FeedbackDbOpt = Annotated[str | None, typer.Option(
+    "--feedback-db", help="SQLAlchemy URL of the feedback store; default "
+    "$RECOMMENDER_FEEDBACK_URL, else sqlite:///feedback.db.")]
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 

@@ -79,6 +79,9 @@ def generate(
     parts: Annotated[int, typer.Option(
         min=1, help="Write posts and audience as folders of this many Parquet files, generated "
                     "one at a time (bounded memory, for big worlds).")] = 1,
+    planner_briefs: Annotated[int, typer.Option(
+        min=0, help="Also simulate planners' accept/reject feedback on this many shown "
+                    "shortlists (feedback.parquet, planner_truth.parquet).")] = 0,
 ) -> None:
     """Generate a synthetic world in the data contract, with truth.parquet (the true odds of
     each collaboration) and truth_catalogue.parquet (every micro-influencer's true odds for
@@ -96,6 +99,10 @@ def generate(
         raise UserError(f"--story {story!r}: must be one of {', '.join(STORIES)}")
     paths = generate_world(out_dir, n_influencers=influencers, n_brands=brands, months=months,
                            seed=seed, progress=True, story=story, parts=parts)
+    if planner_briefs:
+        from recommender.world.planners import write_planner_feedback
+
+        paths |= write_planner_feedback(out_dir, planner_briefs, seed)
     out.print(f"wrote {len(paths)} tables to {out_dir}")
 
 

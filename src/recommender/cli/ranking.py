@@ -10,7 +10,14 @@ import typer
 from rich.table import Table
 
 from recommender import config
-from recommender.cli.common import ModelOpt, app, friendly_errors, out, warn_unless_loopback
+from recommender.cli.common import (
+    FeedbackDbOpt,
+    ModelOpt,
+    app,
+    friendly_errors,
+    out,
+    warn_unless_loopback,
+)
 from recommender.io import folder_exists, location
 
 
@@ -80,7 +87,9 @@ def _print_recommendations(result, fmt: str) -> None:
     out.print(table)
     out.print("[bold]why[/]")
     for r in result.itertuples(index=False):
-        out.print(f"  {r.rank}. {r.influencer_id}: " + "; ".join(r.reasons), highlight=False)
+        mark = f" [{r.feedback}]" if getattr(r, "feedback", "") else ""
+        out.print(f"  {r.rank}. {r.influencer_id}{mark}: " + "; ".join(r.reasons),
+                  highlight=False)
     if "budget" in result:
         chosen = f"{len(result)} influencer" + ("" if len(result) == 1 else "s")
         out.print(f"budget ${first['budget']:,.0f}: {chosen} for "
@@ -117,6 +126,10 @@ def recommend(
                                                  "prices fit it.")] = None,
     as_of: Annotated[str | None, typer.Option(help="ISO timestamp; default: the snapshot's.")
                      ] = None,
+    include_rejected: Annotated[bool, typer.Option(help="Keep influencers planners rejected "
+                                                   "for this brand (left out by default).")
+                                ] = False,
+    feedback_db: FeedbackDbOpt = None,
     model: ModelOpt = config.DEFAULT_MODEL_URI,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
@@ -133,7 +146,7 @@ def recommend(
 
     if fmt not in ("table", "csv", "json"):
         raise UserError(f"--format {fmt!r}: must be table, csv or json")
-    brief = brief_frame(
+    fields = dict(
         brand_id=brand, category=category, brand_country=brand_country,
         target_age=_shares("--target-age", target_age),
         target_gender=_shares("--target-gender", target_gender),
@@ -141,9 +154,19 @@ def recommend(
         country=country, min_followers=min_followers, max_followers=max_followers,
         max_price=max_price, niche=niche, exclude_influencer_ids=exclude or None,
         like=like or None)
+    decisions = {}
+    if brand is not None:
+        from recommender.feedback import FeedbackStore, apply_feedback
+
+        decisions = FeedbackStore(feedback_db).decisions(brand)
+        fields = apply_feedback(fields, decisions, include_rejected)
     ranker = load_ranker(model)
-    _print_recommendations(ranker.recommend(brief, top_n=top_n, as_of=as_of, budget=budget),
-                           fmt)
+    result = ranker.recommend(brief_frame(**fields), top_n=top_n, as_of=as_of, budget=budget)
+    if decisions:
+        from recommender.feedback import mark_decisions
+
+        result = mark_decisions(result, decisions)
+    _print_recommendations(result, fmt)
 
 
 @app.command()
@@ -157,11 +180,13 @@ def ui(
         "--data", parser=location, metavar="FOLDER|URL",
         help="Data folder (or fsspec URL) whose posts draw the weekly engagement sparklines "
              "(skipped if absent).")] = config.RAW_DIR,
+    feedback_db: FeedbackDbOpt = None,
 ) -> None:
     """Serve the planner's web page: a brief in, an explained shortlist out.
 
     Pick a brand (or describe one), filter, get an explained, optionally budgeted shortlist,
-    export it as CSV. Example:
+    export it as CSV, accept or reject influencers (stored in --feedback-db; also
+    POST/GET /api/feedback). Example:
     recommender ui --model models:/influencer-ranker@champion --port 8080
     """
     from recommender.web.app import app_for_model, listen, make_page_server
@@ -169,7 +194,7 @@ def ui(
     warn_unless_loopback(host, "use the page (it has no login)")
     sock = listen(host, port)
     out.print(f"loading {model} ...", highlight=False)
-    page = app_for_model(model, data if folder_exists(data) else None)
+    page = app_for_model(model, data if folder_exists(data) else None, feedback_db)
     server = make_page_server(page, sock)
     out.print(f"planner page on [bold]http://{host}:{server.port}/[/] (Ctrl+C stops it)",
               highlight=False)

@@ -77,7 +77,7 @@ def refresh(
     import mlflow
 
     from recommender.errors import UserError
-    from recommender.pyfunc import load_conversion_model, log_ranker
+    from recommender.pyfunc import load_conversion_model, load_preference, log_ranker
     from recommender.registry import Decision, champion_version, register_model
     from recommender.tracking import require_store, start_run
     from recommender.validate import load_dataset
@@ -89,13 +89,14 @@ def refresh(
         raise UserError(f"model {model_name!r} has no version with alias {alias!r} to refresh "
                         f"(tracking URI {uri}); run `recommender train` first")
     model = load_conversion_model(f"models:/{model_name}/{current.version}")
+    preference = load_preference(f"models:/{model_name}/{current.version}")
     ds = load_dataset(data)
     with start_run(experiment, f"refresh-v{current.version}") as run:
         mlflow.set_tags({"kind": "refresh", "refresh_of_version": current.version})
         mlflow.log_params({"data_dir": str(data), "refresh_of_version": current.version})
         if current.run_id:  # same booster, same measured quality
             mlflow.log_metrics(client.get_run(current.run_id).data.metrics)
-        info = log_ranker(model, ds)
+        info = log_ranker(model, ds, preference=preference)
         as_of = info.metadata["snapshot_as_of"] if info.metadata else "?"
         decision = Decision(alias, f"refresh of version {current.version}: same booster, "
                             f"snapshot as of {as_of}")

@@ -71,6 +71,15 @@ def train(
         min=0.0, help="Days after its start at which a collaboration's outcome counts as "
         "known where the data gives no settled_at (history features; train and validation "
         "windows keep only rows settled by the next window).")] = config.DEFAULT_OUTCOME_LAG_DAYS,
+    feedback: Annotated[str | None, typer.Option(
+        help="Planners' accept/reject events (a feedback store URL, or a Parquet/CSV file of "
+             "its columns): also learn their preference, position-corrected, and blend it into "
+             "the ranking if it helps on later feedback.")] = None,
+    refit: Annotated[str, typer.Option(
+        help="After early stopping picks the rounds, grow the logged booster again on "
+        "'train+valid' (its test metrics are still held out), on 'all' windows (metrics stay "
+        "those of the train+valid model) or 'none'; calibration is cross-fitted.")
+    ] = "train+valid",
 ) -> None:
     """Train the calibrated LightGBM conversion model, log it to MLflow, gate the registry.
 
@@ -81,7 +90,8 @@ def train(
     with early stopping). Examples:
     recommender train --data data/raw --experiment demo --seed 7;
     recommender train --data data/raw --outcome-lag 14;
-    recommender train --data data/raw --engine dask --workers 2
+    recommender train --data data/raw --engine dask --workers 2;
+    recommender train --data data/raw --feedback sqlite:///feedback.db
     """
     from recommender.train import run_training
 
@@ -90,8 +100,11 @@ def train(
     result = run_training(data, experiment=experiment, model_name=model_name, seed=seed,
                           register=register, force_champion=force_champion, params=params,
                           num_boost_round=num_boost_round, engine=engine, scheduler=scheduler,
-                          workers=workers, split_by=split_by, outcome_lag=outcome_lag)
+                          workers=workers, split_by=split_by, outcome_lag=outcome_lag,
+                          feedback=feedback, refit_on=refit)
     _print_evaluation(result.evaluation.table)
+    if result.preference is not None:
+        _print_preference(result.preference)
     m = result.evaluation.metrics
     if "oracle_lift_share" in m:
         out.print(f"share of the oracle's lift reached: {m['oracle_lift_share']:.1%}")
@@ -141,3 +154,14 @@ def _print_evaluation(table) -> None:
         t.add_row(str(name), *("" if c not in row or row[c] != row[c] else f"{row[c]:.3f}"
                                for c in shown))
     out.print(t)
+
+
+def _print_preference(pref) -> None:
+    m = pref.metrics
+    out.print(f"feedback: {m['feedback_events']:.0f} events; position-stratified AUC on the "
+              f"last 20%: conversion alone {m['feedback_auc_conversion_test']:.3f}, blended "
+              f"(weight {m['feedback_blend_weight_chosen']:g}) "
+              f"{m['feedback_auc_blend_test']:.3f}; preference corrected "
+              f"{m['feedback_auc_pref_corrected_test']:.3f}, uncorrected "
+              f"{m['feedback_auc_pref_naive_test']:.3f} -> "
+              + ("blended into the ranker" if pref.blended else "not blended"), highlight=False)

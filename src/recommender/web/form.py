@@ -23,7 +23,7 @@ TARGET_FIELDS = {
     "gender": {segment_key("gender", s): s for s in GENDER_SEGMENTS},
 }
 FIELDS = (["mode", "brand", "category", "market", "platform", "country", "min_followers",
-           "max_followers", "niche", "max_price", "top_n", "budget", "as_of"]
+           "max_followers", "niche", "max_price", "like", "top_n", "budget", "as_of"]
           + [k for keys in TARGET_FIELDS.values() for k in keys])
 DEFAULTS = {"mode": "existing", "min_followers": f"{config.MICRO_MIN_FOLLOWERS:,}",
             "max_followers": f"{config.MICRO_MAX_FOLLOWERS:,}",
@@ -164,6 +164,9 @@ def _filters(form: BriefForm, brief: dict[str, object]) -> None:
         value = _number(form, name, what, integer=True)
         if value is not None:
             brief[name] = value
+    seeds = [t for t in re.split(r"[\s,]+", v["like"]) if t]
+    if seeds:
+        brief["like"] = seeds
     price = _number(form, "max_price", "maximum price (USD)")
     if price is not None:
         brief["max_price"] = price

@@ -124,6 +124,7 @@ def build_shortlist(result: pd.DataFrame, data: PageData, target: Shares,
             "age_svg": age, "gender_svg": gender,
             "audience_match": _float(rec.get("audience_match")),
             "price": price, "price_text": _money(price),
+            "feedback": str(rec.get("feedback") or ""),
         })
     return Shortlist(rows, None if budget is None else _budget_summary(result, budget))
 
