@@ -51,3 +51,19 @@ def test_model_commands_elsewhere_name_the_store_and_create_none(tmp_path, args)
     db = tmp_path / "mlflow.db"
     assert f"no MLflow store at {db} (tracking URI sqlite:///{db})" in text
     assert "Traceback" not in text and list(tmp_path.iterdir()) == []
+
+
+def test_version_is_printed():
+    from importlib.metadata import version
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"recommender {version('recommender')}"
+
+
+def test_readme_table_lists_every_command():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    listed = [name for name in COMMANDS if f"| `recommender {name}" in readme]
+    assert listed == COMMANDS

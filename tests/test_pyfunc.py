@@ -250,3 +250,11 @@ def test_refresh_without_outcomes_to_re_evaluate_on_is_refused_unless_allowed(
                                            "--allow-unevaluated"])
         assert allowed.exit_code == 0, allowed.output
         assert "version 2 as champion" in " ".join(allowed.output.split())
+
+
+def test_recommend_with_one_chosen_says_one_influencer(store, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store["tracking_uri"])
+    result = CliRunner().invoke(app, ["recommend", "--brand", "b01", "--top-n", "1",
+                                      "--budget", "100000"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "1 influencer for $" in result.output and "1 influencers" not in result.output

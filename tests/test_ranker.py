@@ -327,3 +327,36 @@ def test_first_stage_top_is_the_top_of_its_scores_weighing_fewer_audiences(ranke
         offset = -np.log(np.maximum(np.nan_to_num(ranker.price, nan=1.0), 1.0))
         assert set(fs.top(rows, profile, 20, offset)) == set(np.argsort(-(s + offset))[:20])
     assert fs.audience_max > 0
+
+
+def test_a_misspelt_category_is_ranked_with_a_warning_naming_the_closest(ranker, caplog):
+    with caplog.at_level("WARNING", logger="recommender.briefs"):
+        out = ranker.recommend(_brief(category="fitnes"), top_n=3)
+    assert len(out) == 3
+    (record,) = [r for r in caplog.records if r.name == "recommender.briefs"]
+    assert "category 'fitnes' is not a known category" in record.getMessage()
+    assert "did you mean 'fitness'?" in record.getMessage()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="recommender.briefs"):
+        ranker.recommend(_brief(category="Fitness"), top_n=3)
+    assert not caplog.records
+
+
+def test_reasons_leave_out_what_every_row_of_the_shortlist_shares():
+    contrib = pd.DataFrame({"real_follower_share": [-0.9, -0.9, -0.9],  # missing for all
+                            "niche_match": [0.8, 0.8, 0.8],  # the same for all
+                            "er_mean_90d": [0.3, -0.2, 0.1],
+                            "n_posts": [0.05, 0.2, -0.3], "bias": [1.0, 1.0, 1.0]})
+    values = {"real_follower_share": np.array([np.nan] * 3), "niche_match": np.ones(3),
+              "er_mean_90d": np.array([0.08, 0.01, 0.05]), "n_posts": np.array([90, 40, 3]),
+              "niche": np.array(["food"] * 3, dtype=object),
+              "category": np.array(["food"] * 3, dtype=object)}
+    out = reasons(contrib, values)
+    assert out == [["high engagement rate over 90 days (8.0%)", "long posting history (90 posts)"],
+                   ["low engagement rate over 90 days (1.0%)", "long posting history (40 posts)"],
+                   ["short posting history (3 posts)", "high engagement rate over 90 days (5.0%)"]]
+    # one row alone: a value it has is a reason, a missing one is not
+    alone = reasons(contrib.iloc[:1], {c: v[:1] for c, v in values.items()})
+    assert alone == [["food niche is the brand's category",
+                      "high engagement rate over 90 days (8.0%)",
+                      "long posting history (90 posts)"]]

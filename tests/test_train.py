@@ -140,6 +140,17 @@ def test_an_early_outlier_breaks_the_time_split_clearly_and_a_row_split_copes(
     assert data.valid["as_of"].max() < data.test["as_of"].min()
 
 
+def test_too_few_collaborations_get_no_split_by_rows_hint_that_cannot_help(small_world_dir,
+                                                                            tmp_path):
+    folder = tmp_path / "few"
+    shutil.copytree(small_world_dir, folder)
+    collabs = pd.read_parquet(folder / "collaborations.parquet")
+    collabs.sort_values("started_at").iloc[-12:].to_parquet(folder / "collaborations.parquet")
+    with pytest.raises(UserError) as info:
+        prepare(folder)
+    assert "at least" in str(info.value) and "--split-by rows" not in str(info.value)
+
+
 def test_a_feature_schema_change_is_never_promoted_automatically(trained_world):
     from recommender.features import CATEGORICAL_FEATURES, LABEL
     from recommender.model import ConversionModel

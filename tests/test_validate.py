@@ -294,7 +294,7 @@ def test_csv_beside_parquet_of_the_same_table_is_named_in_a_warning(tmp_path):
     stale = tiny_frames()["brands"].assign(name=["Old", "Older"])
     stale.to_parquet(folder / "brands.parquet", index=False)  # wins over brands.csv
     ds = load_dataset(folder)
-    assert ds.brands["name"].tolist() == ["old", "older"]
+    assert ds.brands["name"].tolist() == ["Old", "Older"]
     (warning,) = [w for w in ds.warnings if "brands.csv" in w]
     assert str(folder / "brands.csv") in warning and str(folder / "brands.parquet") in warning
     result = CliRunner().invoke(app, ["validate", "--data", str(folder)])
@@ -352,3 +352,36 @@ def test_pairs_errors_name_the_offending_value_and_its_row(tmp_path):
     pairs, rejects = load_pairs(path, ds, on_invalid="quarantine")
     assert len(pairs) == 2 and rejects["id"].tolist() == ["row 3: 'i9999'"]
     assert rejects["row"].tolist() == [3] and rejects["value"].tolist() == ["i9999"]
+
+
+def test_brand_names_keep_their_case_while_vocabularies_are_lower_cased():
+    ds = validate_frames(broken("brands", "name", "  GlowUp Labs "))
+    assert ds.brands["name"].tolist() == ["GlowUp Labs", "Lift"]
+    assert ds.brands["category"].tolist() == ["beauty", "fitness"]
+
+
+def test_cli_validate_prints_each_warning_once(tmp_path, caplog):
+    frames = tiny_frames()
+    frames["brands"] = frames["brands"].assign(notes=["a", "b"])
+    folder = write_world(frames, tmp_path / "raw")
+    with caplog.at_level("WARNING"):
+        result = CliRunner().invoke(app, ["validate", "--data", str(folder)])
+    assert result.exit_code == 0
+    assert " ".join(result.output.split()).count("ignored columns: notes") == 1
+    assert not [r for r in caplog.records if "ignored columns" in r.getMessage()]  # not twice
+
+
+def test_handles_and_profile_urls_are_optional_kept_as_written_and_urls_checked():
+    frames = tiny_frames()
+    frames["influencers"] = frames["influencers"].assign(
+        handle=["Glow.Daily", ""], profile_url=["https://instagram.com/Glow.Daily", ""])
+    ds = validate_frames(frames)
+    assert ds.influencers["handle"].tolist()[0] == "Glow.Daily" and ds.influencers[
+        "handle"].isna().tolist() == [False, True]
+    assert ds.influencers["profile_url"].iloc[0] == "https://instagram.com/Glow.Daily"
+    assert not ds.warnings  # contract v2 columns, not "ignored columns"
+    bad = frames["influencers"].assign(profile_url=["javascript:alert(1)", ""])
+    with pytest.raises(ValidationError) as info:
+        validate_frames({**frames, "influencers": bad})
+    (problem,) = info.value.problems
+    assert problem.column == "profile_url" and problem.rule == "an http(s) URL"

@@ -365,3 +365,46 @@ def test_an_unknown_field_is_an_error_not_a_silent_default(client, brand):
     assert resp.status_code == 422 and page.rows == []
     assert "unknown field(s) topn" in errors(page)["brief-error"]
     assert "top_n" in errors(page)["brief-error"]
+
+
+def test_a_name_two_brands_share_lists_their_ids_and_names_keep_their_case():
+    from recommender.web.form import parse_brief
+    from recommender.web.snapshot import brand_choices, brand_lookup
+
+    ds = type("DS", (), {})()
+    ds.brands = pd.DataFrame({"brand_id": ["b1", "b2", "b3"],
+                              "name": ["Glow Co", "Glow Co", "LiftLab"],
+                              "category": ["beauty"] * 3, "country": ["US"] * 3})
+    choices = brand_choices(ds)
+    assert choices["label"].tolist() == ["Glow Co (b1)", "Glow Co (b2)", "LiftLab (b3)"]
+    lookup = brand_lookup(choices)
+    form = parse_brief({"mode": "existing", "brand": "glow co"}, lookup)
+    assert form.errors["brand"].startswith("brand: 'glow co' names 2 brands: b1, b2")
+    assert parse_brief({"brand": "Glow Co (b2)"}, lookup).brief["brand_id"] == "b2"
+    assert parse_brief({"brand": "liftlab"}, lookup).brief["brand_id"] == "b3"
+
+
+def test_a_negative_budget_is_below_the_bound_not_not_a_number(client, brand):
+    resp, page = get(client, f"brand={brand}&budget=-500&min_followers=-2k")
+    assert resp.status_code == 422
+    errs = errors(page)
+    assert "'-500' must be at least 0" in errs["budget-error"]
+    assert "'-2k' must be at least 0" in errs["min_followers-error"]
+    assert "not a number" not in " ".join(errs.values())
+
+
+def test_handles_are_shown_linked_to_their_profile_where_present(client, world, brand):
+    resp = client.get(f"/?brand={brand}&top_n=10")
+    html = resp.get_data(as_text=True)
+    inf = world.ranker.snapshot.ds.influencers.set_index("influencer_id")
+    expected = world.ranker.recommend({"brand_id": brand}, top_n=10)
+    assert expected["handle"].notna().any() and expected["handle"].isna().any()
+    for iid, handle in zip(expected["influencer_id"], expected["handle"], strict=True):
+        if isinstance(handle, str):
+            assert handle == inf.loc[iid, "handle"]
+            assert (f'<a href="https://example.com/{handle}" rel="noopener noreferrer" '
+                    f'target="_blank">@{handle}</a>') in html
+        else:
+            assert f"@Creator.{iid}" not in html
+    export = client.get(f"/export.csv?brand={brand}&top_n=10").get_data(as_text=True)
+    assert export.splitlines()[0].startswith("rank,influencer_id,handle,profile_url,")

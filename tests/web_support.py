@@ -34,8 +34,22 @@ def page_world() -> PageWorld:
     data = prepare(root / "data")
     model = fit(data, params={"num_leaves": 7, "min_data_in_leaf": 10}, seed=0,
                 num_boost_round=40, early_stopping_rounds=10)
-    snap = build_snapshot(data.ds, model, out_dir=root / "snapshot")
+    snap = build_snapshot(with_handles(data.ds), model, out_dir=root / "snapshot")
     return PageWorld(root / "data", Ranker(model, snap), data.ds.brands)
+
+
+def with_handles(ds):
+    """`ds` whose even-numbered influencers carry a handle and a profile URL (contract v2's
+    optional names for planners); the others have none."""
+    import dataclasses
+
+    import numpy as np
+
+    inf = ds.influencers
+    named = np.arange(len(inf)) % 2 == 0
+    handle = ("Creator." + inf["influencer_id"]).where(named, None)
+    url = ("https://example.com/" + handle).where(named, None)
+    return dataclasses.replace(ds, influencers=inf.assign(handle=handle, profile_url=url))
 
 
 @dataclass

@@ -6,6 +6,7 @@ The values are checked here rather than trusted to a schema: a REST layer may co
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -16,8 +17,10 @@ import pandas as pd
 
 from recommender import config
 from recommender.coerce import utc_timestamp
-from recommender.contract import DIMENSIONS, PLATFORMS, SHARE_SUM_TOLERANCE
+from recommender.contract import DIMENSIONS, NICHES, PLATFORMS, SHARE_SUM_TOLERANCE
 from recommender.errors import UserError
+
+logger = logging.getLogger(__name__)
 
 BRAND_FIELDS = ("brand_id", "category", "brand_country",
                 *(f"target_{d}" for d in DIMENSIONS))
@@ -154,6 +157,8 @@ def parse_brief(label: Any, row: Mapping[str, Any], brand_ids: pd.Index,
         raise _fail(label, "brand_id", brand_id, "is not in the data; describe the brand "
                     "inline with category (and optional brand_country, target_age, "
                     "target_gender, target_country)")
+    if not known and category is not None:
+        _warn_unknown_category(label, category, niches)
     platform = _text(label, "platform", row.get("platform"))
     if platform is not None and platform.lower() not in PLATFORMS:
         raise _fail(label, "platform", platform, f"must be one of {', '.join(PLATFORMS)}")
@@ -177,6 +182,20 @@ def parse_brief(label: Any, row: Mapping[str, Any], brand_ids: pd.Index,
         niche=niche.lower() if niche else None,
         exclude=frozenset(_ids(label, row.get("exclude_influencer_ids"))), like=like,
     )
+
+
+def _warn_unknown_category(label: Any, category: str, niches: pd.Index) -> None:
+    """A category outside the vocabulary is allowed (the contract keeps unknown values) but
+    is most often a typo that silently ranks as an unseen category: say so, with the closest."""
+    import difflib
+
+    known = sorted(set(NICHES) | {str(n) for n in niches})
+    if category.lower() in known:
+        return
+    close = difflib.get_close_matches(category.lower(), known, n=1)
+    logger.warning("brief %s: category %r is not a known category (it ranks as an unseen "
+                   "one)%s", label, category, f"; did you mean {close[0]!r}?" if close else
+                   f"; known: {', '.join(known)}")
 
 
 def _missing_field(v: Any) -> bool:

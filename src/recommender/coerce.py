@@ -45,9 +45,11 @@ def to_id(s: pd.Series) -> pd.Series:
     return out.astype("str")
 
 
-def to_text(s: pd.Series, upper: bool = False) -> pd.Series:
+def to_text(s: pd.Series, upper: bool = False, cased: bool = False) -> pd.Series:
+    """Text trimmed, blank = missing; lower-cased (upper-cased with `upper`) unless `cased`."""
     out = blank_to_na(as_string(s))  # a numeric Parquet column is text here too
-    out = out.str.upper() if upper else out.str.lower()
+    if not cased:
+        out = out.str.upper() if upper else out.str.lower()
     return out.astype("str")
 
 

@@ -31,6 +31,7 @@ class Column:
     allowed: tuple[str, ...] | None = None  # closed vocabulary (case-insensitive)
     references: str | None = None  # "table.column" it must exist in
     default: object = None  # value used when an optional column is absent
+    cased: bool = False  # text shown to people (a brand's name): trimmed, case kept
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,9 @@ INFLUENCERS = Table(
         Column("price_per_post", "float", required=False, min_value=0.0),
         # contract version 2: the row holds from this instant until the influencer's next row
         Column("valid_from", "timestamp", required=False),
+        # version 2, for planners (shown, never features)
+        Column("handle", "str", required=False, cased=True),
+        Column("profile_url", "str", required=False, cased=True),
     ),
     description="one row per influencer account (per valid_from where dated)",
 )
@@ -95,7 +99,7 @@ BRANDS = Table(
     "brands", True,
     (
         Column("brand_id", "id", unique=True),
-        Column("name", "str", required=False),
+        Column("name", "str", required=False, cased=True),
         Column("category", "str"),
         Column("country", "str", required=False),
     ),

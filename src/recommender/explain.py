@@ -139,16 +139,31 @@ def phrase(feature: str, value: object, contribution: float, row: Mapping[str, o
     return f"{feature.replace('_', ' ')} = {value} (counts {'for' if up else 'against'})"
 
 
+def _shared(v: np.ndarray) -> bool:
+    """True when a feature cannot tell the rows apart: missing for all of them, or (with more
+    than one row) the same value for all."""
+    missing = pd.isna(v)
+    if missing.all():
+        return True
+    return len(v) > 1 and not missing.any() and bool((v == v[0]).all())
+
+
 def reasons(contributions: pd.DataFrame, features: pd.DataFrame | Mapping[str, np.ndarray],
             k: int = N_REASONS, rows: np.ndarray | None = None) -> list[list[str]]:
-    """For each row, the `k` strongest contributions (by size, either sign) in words.
+    """For each row, the `k` strongest contributions (by size, either sign) in words, among
+    the features that tell the rows apart (a value missing for every row, or one they all
+    share, is left out: "real follower share unknown" for every candidate explains nothing).
 
     `contributions` holds one column per feature (plus `bias`, ignored); `features` the
     feature values (a frame or column -> values) of the same rows in the same order, or,
     with `rows`, of more rows of which `rows` are those of the contributions.
     """
     names = [c for c in contributions.columns if c != "bias" and c not in BRAND_FEATURES]
-    values = contributions[names].to_numpy(np.float64)
+    values = contributions[names].to_numpy(np.float64, copy=True)
+    shared = [j for j, c in enumerate(names) if c in features
+              and _shared(np.asarray(features[c]) if rows is None
+                          else np.asarray(features[c])[rows])]
+    values[:, shared] = 0.0  # says nothing about one candidate against the others
     order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :k]
     context = {"niche", "category", *(count for count, _ in NO_RECORD.values())}
     used = {names[j] for j in np.unique(order)} | (context & set(features))

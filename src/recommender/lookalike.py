@@ -257,7 +257,8 @@ def rank_lookalikes(ranker, brief, mask: np.ndarray, top_n: int, when: pd.Timest
     return pd.DataFrame({
         "brief": [brief.label] * len(rows), "brand_id": brief.brand_id,
         "rank": np.arange(1, len(rows) + 1),
-        "influencer_id": [r["influencer_id"] for r in found], "score": np.nan,
+        "influencer_id": [r["influencer_id"] for r in found],
+        **{c: names[rows] for c, names in ranker.names.items()}, "score": np.nan,
         "platform": [r["platform"] for r in found], "niche": [r["niche"] for r in found],
         "country": ranker.country[rows], "followers": ranker.followers[rows],
         "engagement_rate_90d": er, "audience_match": np.nan,

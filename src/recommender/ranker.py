@@ -41,9 +41,9 @@ SHORTLIST_SIZE = 1_000
 BRAND_CACHE_SIZE = 4_096  # encoded brand sides kept (known brands, inline descriptions)
 ONLINE_THREADS = 1
 CATEGORICAL_SIDE = ("platform", "niche", "influencer_country")
-OUTPUT_COLUMNS = ["brief", "brand_id", "rank", "influencer_id", "score", "platform", "niche",
-                  "country", "followers", "engagement_rate_90d", "audience_match",
-                  "price_per_post", "reasons", "as_of", "snapshot_as_of"]
+OUTPUT_COLUMNS = ["brief", "brand_id", "rank", "influencer_id", "handle", "profile_url", "score",
+                  "platform", "niche", "country", "followers", "engagement_rate_90d",
+                  "audience_match", "price_per_post", "reasons", "as_of", "snapshot_as_of"]
 BUDGET_COLUMNS = ["budget", "total_price", "expected_conversions", "unpriced_left_out"]
 LOOKALIKE_COLUMNS = ["similarity", "lookalike_score", "ranked_by"]
 
@@ -71,6 +71,10 @@ class Ranker:
         self.followers = inf["followers"].to_numpy(np.int64)
         self.price = inf["price_per_post"].to_numpy(np.float64)
         self.country = inf["country"].to_numpy(dtype=object)
+        # names for planners (contract v2, optional): None where missing (null in JSON)
+        self.names = {c: np.where(pd.isna(inf[c]), None, inf[c]).astype(object) if c in inf
+                      else np.full(len(inf), None, dtype=object)
+                      for c in ("handle", "profile_url")}
         self.codes = {c: pd.factorize(inf[c]) for c in ("platform", "niche", "country")}
         self._code_of = {c: {v: i for i, v in enumerate(u)} for c, (_, u) in self.codes.items()}
         self.niches = pd.Index(self.codes["niche"][1])
@@ -276,6 +280,7 @@ class Ranker:
         return pd.DataFrame({
             "brief": [brief.label] * len(rows), "brand_id": brief.brand_id,
             "rank": np.arange(1, len(rows) + 1), "influencer_id": X["influencer_id"][chosen],
+            **{c: names[rows] for c, names in self.names.items()},
             "score": p, "platform": X["platform"][chosen], "niche": X["niche"][chosen],
             "country": self.country[rows],
             "followers": self.followers[rows], "engagement_rate_90d": X["er_mean_90d"][chosen],

@@ -84,6 +84,20 @@ def data_digest(ds: Dataset) -> str:
     return h.hexdigest()[:16]
 
 
+def _rows_split_helps(rows: pd.DataFrame, split_by: str, train_share: float,
+                      valid_share: float) -> bool:
+    """True when `--split-by rows` would give every window enough rows with both outcomes:
+    only then is it worth suggesting (with 12 collaborations no split can help)."""
+    if split_by != "time":
+        return False
+    try:
+        parts = TimeSplit.from_frame(rows, "as_of", train_share, valid_share,
+                                     by="rows").split(rows)
+    except ValueError:
+        return False
+    return all(len(p) >= MIN_ROWS_PER_WINDOW and p[LABEL].nunique() == 2 for p in parts)
+
+
 def prepare(data_dir: str | Path, train_share: float = 0.65, valid_share: float = 0.15,
             split_by: str = "time", outcome_lag: float | None = None) -> TrainingData:
     """Load and validate `data_dir`, build the training set and split it in time (by shares
@@ -107,7 +121,8 @@ def prepare(data_dir: str | Path, train_share: float = 0.65, valid_share: float 
     except ValueError as exc:  # the training rows' as_of is each collaboration's started_at
         where = ds.files.get("collaborations", str(data_dir))
         hint = (" If the collaborations crowd into part of their time span, --split-by rows "
-                "cuts at row quantiles instead." if split_by == "time" else "")
+                "cuts at row quantiles instead."
+                if _rows_split_helps(rows, split_by, train_share, valid_share) else "")
         raise UserError(f"{where}: column 'started_at' cannot be split in time: {exc}.{hint}"
                         ) from exc
     train, valid, test = split.split(rows)
@@ -117,15 +132,15 @@ def prepare(data_dir: str | Path, train_share: float = 0.65, valid_share: float 
         pd.to_datetime(settled.to_numpy(), utc=True), index=settled.index))
     for name, part in (("train", train), ("validation", valid), ("test", test)):
         if len(part) < MIN_ROWS_PER_WINDOW or part[LABEL].nunique() < 2:
+            rows_hint = (" Collaborations crowded into part of their time span? Try "
+                         "--split-by rows." if _rows_split_helps(rows, split_by, train_share,
+                                                                  valid_share) else "")
+            lag_hint = (f" The outcome lag ({lag:g} days) leaves out rows not settled by the "
+                        "next window: a smaller --outcome-lag keeps more." if lag > 0 else "")
             raise UserError(
                 f"{data_dir}: the {name} window holds {len(part)} collaborations "
                 f"({int(part[LABEL].sum())} converted); at least {MIN_ROWS_PER_WINDOW} with both "
-                "outcomes are needed." + (" Collaborations crowded into part of their time "
-                                          "span? Try --split-by rows." if split_by == "time"
-                                          else "") + (f" The outcome lag ({lag:g} days) leaves "
-                                          "out rows not settled by the next window: a "
-                                          "smaller --outcome-lag keeps more."
-                                          if lag > 0 else ""))
+                "outcomes are needed." + rows_hint + lag_hint)
     return TrainingData(ds, rows, split, train, valid, test, read_truth(Path(data_dir)),
                         data_digest(ds), lag)
 

@@ -108,7 +108,7 @@ def _check_column(check: _TableCheck, col: Column) -> None:
     if col.type == "id":
         value = coerce.to_id(raw)
     elif col.type == "str":
-        value = coerce.to_text(raw, upper=_is_country(check.spec.name, name))
+        value = coerce.to_text(raw, upper=_is_country(check.spec.name, name), cased=col.cased)
     elif col.type in ("int", "float"):
         value, bad = coerce.to_number(raw)
         check.flag(name, "a number" if col.type == "float" else "an integer", bad)
@@ -146,6 +146,9 @@ def _check_column(check: _TableCheck, col: Column) -> None:
         check.flag(name, allowed, value.notna() & ~value.isin(col.allowed))
     if col.unique and not _dated(check):
         check.flag(name, "unique", value.notna() & value.duplicated(keep=False))
+    if check.spec.name == "influencers" and name == "profile_url":
+        check.flag(name, "an http(s) URL", value.notna() & ~value.astype("object").str.match(
+            r"https?://[^\s/]+", na=False))
     if _is_country(check.spec.name, name):
         bad = value.notna() & ~value.astype("object").str.fullmatch(r"[A-Z]{2}", na=False)
         check.flag(name, "an ISO 3166-1 alpha-2 country code", bad)

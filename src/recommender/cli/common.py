@@ -59,8 +59,19 @@ def friendly_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        out.print(f"recommender {version('recommender')}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False):
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False,
+         show_version: Annotated[bool, typer.Option(
+             "--version", callback=_print_version, is_eager=True,
+             help="Print the version and exit.")] = False):
     """Recommender commands. Example: recommender generate --out data/raw && recommender
     validate --data data/raw"""
     logging.basicConfig(

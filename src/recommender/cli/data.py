@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -35,7 +36,13 @@ def validate(
     from recommender.io import write_csv_atomic
     from recommender.validate import load_dataset
 
-    ds = load_dataset(data, on_invalid=check_on_invalid(on_invalid))
+    quiet = logging.getLogger("recommender.validate")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # its warnings are printed below, once, not logged as well
+    try:
+        ds = load_dataset(data, on_invalid=check_on_invalid(on_invalid))
+    finally:
+        quiet.setLevel(level)
     table = Table(title=f"Data in {data}")
     table.add_column("table")
     table.add_column("file")

@@ -66,16 +66,21 @@ def _print_recommendations(result, fmt: str) -> None:
         caption += f"; ranked by {first['ranked_by']}"
     table = Table(title=title, caption=caption,
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    for name in ("#", "influencer", "platform", "niche", "followers", "ER 90d", "match",
-                 "price", "P(conv)") + (("like",) if lookalike else ()):
-        table.add_column(name, justify="left" if name in ("influencer", "platform", "niche")
-                         else "right", no_wrap=True)
+    handles = "handle" in result and result["handle"].notna().any()
+    for name in ("#", "influencer", *(("handle",) if handles else ()), "platform", "niche",
+                 "followers", "ER 90d", "match", "price", "P(conv)",
+                 *(("like",) if lookalike else ())):
+        table.add_column(name, justify="left" if name in ("influencer", "handle", "platform",
+                                                          "niche") else "right", no_wrap=True)
 
     def pct(v: float) -> str:
         return "" if v != v else f"{v:.1%}"
 
     for r in result.itertuples(index=False):
-        table.add_row(str(r.rank), r.influencer_id, r.platform, r.niche, f"{r.followers:,}",
+        handle = (f"@{str(r.handle).lstrip('@')}" if isinstance(r.handle, str) else "",
+                  ) if handles else ()
+        table.add_row(str(r.rank), r.influencer_id, *handle, r.platform, r.niche,
+                      f"{r.followers:,}",
                       pct(r.engagement_rate_90d), pct(r.audience_match),
                       "" if r.price_per_post != r.price_per_post else f"${r.price_per_post:,.0f}",
                       pct(r.score), *((f"{r.similarity:.0%}",) if lookalike else ()))
@@ -86,7 +91,8 @@ def _print_recommendations(result, fmt: str) -> None:
         out.print(f"  {r.rank}. {r.influencer_id}{mark}: " + "; ".join(r.reasons),
                   highlight=False)
     if "budget" in result:
-        out.print(f"budget ${first['budget']:,.0f}: {len(result)} influencers for "
+        chosen = f"{len(result)} influencer" + ("" if len(result) == 1 else "s")
+        out.print(f"budget ${first['budget']:,.0f}: {chosen} for "
                   f"${first['total_price']:,.0f}, {first['expected_conversions']:.2f} expected "
                   f"converting collaborations; {first['unpriced_left_out']} without a price "
                   "left out", highlight=False)

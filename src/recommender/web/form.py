@@ -63,8 +63,9 @@ def _number(form: BriefForm, name: str, what: str, *, integer: bool = False,
     text = form.values.get(name, "")
     if not text:
         return None
+    negative = text.startswith("-")  # a number, below the bound: say that, not "not a number"
     try:
-        value = parse_number(text)
+        value = -parse_number(text[1:]) if negative else parse_number(text)
     except ValueError:
         form.errors[name] = f"{what}: '{text}' is not a number (e.g. 5000, 5,000 or 5k)"
         return None
@@ -95,10 +96,12 @@ def _targets(form: BriefForm) -> dict[str, dict[str, float]]:
     return out
 
 
-def parse_brief(args: Mapping[str, str], brands: Mapping[str, str]) -> BriefForm:
+def parse_brief(args: Mapping[str, str], brands: Mapping[str, str | tuple[str, ...]]
+                ) -> BriefForm:
     """Read the brief from request arguments into the ranker's brief fields.
 
-    `brands` maps a lower-cased brand id, name or label to the brand id. Only text is turned
+    `brands` maps a lower-cased brand id, name or label to the brand id (a name several
+    brands share, to the tuple of their ids). Only text is turned
     into typed values here; the brief's rules are checked by the ranker (recommender.briefs).
     """
     raw = {k: str(args.get(k, "")).strip()[:MAX_FIELD_CHARS] for k in FIELDS}
@@ -133,6 +136,10 @@ def parse_brief(args: Mapping[str, str], brands: Mapping[str, str]) -> BriefForm
             form.errors["brand"] = "brand: pick a brand from the list, or describe a new one"
         elif found is None:
             form.errors["brand"] = f"brand: no brand '{v['brand']}' in the data"
+        elif isinstance(found, tuple):
+            form.errors["brand"] = (f"brand: '{v['brand']}' names {len(found)} brands: "
+                                    f"{', '.join(found[:10])}; pick one from the list or "
+                                    "type its id")
         else:
             brief["brand_id"] = found
     _filters(form, brief)

@@ -85,14 +85,15 @@ def brand_choices(ds) -> pd.DataFrame:
     return out.sort_values("label", key=lambda s: s.str.lower()).reset_index(drop=True)
 
 
-def brand_lookup(choices: pd.DataFrame) -> dict[str, str]:
-    """Lower-cased brand id, label and name -> brand id (a name shared by brands is left out)."""
-    out: dict[str, str] = {}
+def brand_lookup(choices: pd.DataFrame) -> dict[str, str | tuple[str, ...]]:
+    """Lower-cased brand id, label and name -> brand id; a name shared by several brands ->
+    the tuple of their ids (the page asks which one is meant)."""
+    out: dict[str, str | tuple[str, ...]] = {}
     names = choices["label"].str.replace(r"\s*\([^()]*\)$", "", regex=True).str.lower()
-    dup = set(names[names.duplicated(keep=False)])
+    shared = choices.groupby(names.to_numpy())["brand_id"].agg(tuple)
     for bid, label, name in zip(choices["brand_id"], choices["label"], names, strict=True):
-        if name not in dup:
-            out[name] = bid
+        ids = shared[name]
+        out[name] = bid if len(ids) == 1 else tuple(sorted(ids))
         out[label.lower()] = bid
     for bid in choices["brand_id"]:
         out[bid.lower()] = bid
@@ -109,7 +110,7 @@ class PageData:
     weekly: pd.DataFrame  # weekly_engagement of the posts (empty without a data folder)
     weekly_note: str  # why there are no sparklines, when there are none
     brands: pd.DataFrame  # brand_choices
-    lookup: dict[str, str]
+    lookup: dict[str, str | tuple[str, ...]]
     niches: list[str]
     categories: list[str]
 

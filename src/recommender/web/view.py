@@ -110,6 +110,8 @@ def build_shortlist(result: pd.DataFrame, data: PageData, target: Shares,
         weeks = series[iid]
         rows.append({
             "rank": int(rec["rank"]), "influencer_id": iid, "details": details,
+            "handle": _text(rec.get("handle")).lstrip("@"),
+            "profile_url": _text(rec.get("profile_url")),
             "platform": rec.get("platform"), "niche": rec.get("niche"),
             "country": rec.get("country") if isinstance(rec.get("country"), str) else "",
             "score": score, "score_text": _pct(score), "bar": svg.probability_bar(score, top),
@@ -127,6 +129,11 @@ def build_shortlist(result: pd.DataFrame, data: PageData, target: Shares,
     return Shortlist(rows, None if budget is None else _budget_summary(result, budget))
 
 
+def _text(value: object) -> str:
+    """A text cell of the ranker's output ('' when missing)."""
+    return value if isinstance(value, str) else ""
+
+
 def _num(x: float, digits: int) -> str:
     return "" if not math.isfinite(x) else f"{x:.{digits}f}"
 
@@ -142,13 +149,14 @@ def shortlist_csv(shortlist: Shortlist, brand: str, as_of_text: str, model_text:
     """The shortlist as CSV text: one row per influencer, reasons in their own columns."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["rank", "influencer_id", "platform", "niche", "country",
+    w.writerow(["rank", "influencer_id", "handle", "profile_url", "platform", "niche", "country",
                 "conversion_probability", "reason_1", "reason_2", "reason_3", "followers",
                 "engagement_rate_90d", "engagement_trend", "audience_match", "price_per_post",
                 "brand", "data_as_of", "model"])
     for r in shortlist.rows:
         reasons = (r["reasons"] + ["", "", ""])[:3]
-        row = [r["rank"], r["influencer_id"], r["platform"], r["niche"], r["country"],
+        row = [r["rank"], r["influencer_id"], r.get("handle", ""), r.get("profile_url", ""),
+               r["platform"], r["niche"], r["country"],
                _num(r["score"], 4), *reasons, r["followers"], _num(r["er"], 5),
                _num(r["trend"] - 1.0, 3), _num(r["audience_match"], 3), _num(r["price"], 2),
                brand, as_of_text, model_text]
