@@ -152,9 +152,10 @@ def test_train_with_feedback_logs_metrics_and_serves_the_blend(planner_world, tm
         ranker = load_ranker(f"models:/fb-ranker/{result.version}")
         assert ranker.preference is not None and ranker.preference.blend_weight > 0
         out = ranker.recommend(pd.DataFrame([{"brand_id": "b01"}]), top_n=10)
-        X = ranker._features(ranker.ids.get_indexer(out["influencer_id"]),
-                             ranker.brand_profile(ranker_brief(ranker, "b01")), ranker.as_of)
-        key = ranker.preference.blend(out["score"].to_numpy(), X)
+        X, _, _, _ = ranker.score_rows(ranker.ids.get_indexer(out["influencer_id"]),
+                                       ranker.brand_side(ranker_brief(ranker, "b01")),
+                                       ranker.as_of)
+        key = ranker.preference.blend(out["score"].to_numpy(), pd.DataFrame(X))
         assert (np.diff(key) <= 1e-9).all()
 
 

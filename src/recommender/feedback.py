@@ -183,11 +183,17 @@ class FeedbackStore:
             return
         if self.sqlite_file is not None:
             self.sqlite_file.parent.mkdir(parents=True, exist_ok=True)
-        with self.engine.begin() as conn:
-            metadata.create_all(conn, checkfirst=True)
-            if self.engine.dialect.name == "sqlite":
-                for ddl in _APPEND_ONLY:
-                    conn.execute(ddl)
+        for attempt in range(3):  # another writer may create it between check and CREATE
+            try:
+                with self.engine.begin() as conn:
+                    metadata.create_all(conn, checkfirst=True)
+                    if self.engine.dialect.name == "sqlite":
+                        for ddl in _APPEND_ONLY:
+                            conn.execute(ddl)
+                break
+            except sa.exc.DBAPIError:
+                if attempt == 2:
+                    raise
         self._ready = True
 
     def _exists(self) -> bool:
