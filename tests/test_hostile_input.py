@@ -119,7 +119,7 @@ def model_dir(base: Base, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     data = tmp_path_factory.mktemp("hostile_model")
     write_folder(base, Corruption("", "none", "csv"), data / "data")
-    model = fit(prepare(data / "data"), params={"num_leaves": 4}, num_boost_round=5,
+    model = fit(prepare(data / "data", outcome_lag=0), params={"num_leaves": 4}, num_boost_round=5,
                 early_stopping_rounds=5)
     return model.save(data / "model")
 

@@ -329,10 +329,6 @@ def run_training(
         run_params["rounds_from"] = model.rounds_source_
     else:
         model = fit(data, params=params, seed=seed, num_boost_round=num_boost_round)
-    if engine == "dask" and refit_on != "none":
-        logger.warning("--engine dask: the logged booster is the one grown on the cluster on "
-                       "the train window (no refit)")
-        refit_on = "none"
     run_params["refit"] = refit_on
     model = refit_model(model, data, "train+valid") if refit_on != "none" else model
     # the held-out test window scores the model that has not seen it
