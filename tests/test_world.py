@@ -26,10 +26,9 @@ def test_writes_every_contract_table_and_the_truth_file(small_world_dir: Path) -
 
 @pytest.mark.parametrize("table", sorted(contract.TABLES))
 def test_columns_are_exactly_the_contract_columns(small_world, table: str) -> None:
-    # contract v2's optional columns that a default world leaves out (dated attributes and
-    # settled outcomes have their own generator switches; handles are for planners)
-    left_out = {"settled_at", "valid_from", "handle", "profile_url"}
-    expected = [c for c in contract.TABLES[table].column_names if c not in left_out]
+    from recommender.world import UNWRITTEN_COLUMNS
+
+    expected = [c for c in contract.TABLES[table].column_names if c not in UNWRITTEN_COLUMNS]
     assert list(small_world[table].columns) == expected
 
 

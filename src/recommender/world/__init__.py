@@ -27,7 +27,11 @@ logger = logging.getLogger(__name__)
 TABLE_NAMES = ("influencers", "audience", "posts", "brands", "brand_audience",
                "collaborations", "truth", "truth_catalogue")
 
-__all__ = ["STORIES", "TABLE_NAMES", "generate_world", "make_ids"]
+# contract v2's optional columns a default world leaves out (dated attributes and planners'
+# handles have switches or none; outcomes settle at once, so settled_at is not written)
+UNWRITTEN_COLUMNS = frozenset({"settled_at", "valid_from", "handle", "profile_url"})
+
+__all__ = ["UNWRITTEN_COLUMNS", "STORIES", "TABLE_NAMES", "generate_world", "make_ids"]
 
 
 def make_ids(prefix: str, n: int, start: int = 0, width: int | None = None) -> pd.Series:
