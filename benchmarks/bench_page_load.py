@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from common import figure, record, world_dir
+from common import figure, load_figure, record, world_dir
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -110,8 +110,7 @@ def main() -> None:
         figure("one client at a time: page latency p50", ms(alone, 50), "ms"),
         figure("pages per second", round(len(times) / wall, 1), "pages/s"),
         figure("failed pages", failed, "requests", "0", failed == 0),
-        figure("load average during the run (5 min)", round(os.getloadavg()[1], 2),
-               "processes"),
+        load_figure(),
     ], scale=f"{args.influencers} influencers; {args.requests} shortlist pages from "
              f"{args.clients} clients; waitress, 8 threads")
 

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from common import RESULTS, figure, record
+from common import RESULTS, figure, load_figure, record
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -78,8 +78,7 @@ def main() -> None:
         figure("failed good requests", failed, "requests", "0", failed == 0),
         figure("bad requests not answered with a 4xx", not_4xx, "requests", "0", not_4xx == 0),
         figure("server alive after the burst", int(alive), "flag", "1", alive),
-        figure("load average during the run (5 min)", round(os.getloadavg()[1], 2),
-               "processes"),
+        load_figure(),
     ], scale=f"{len(brands)} brands, {args.influencers} influencers; {args.requests} requests "
              f"({good} good) from {args.clients} clients; {args.workers} server worker(s)")
 

@@ -62,6 +62,12 @@ def figure(name: str, value: float, unit: str, goal: str = "", met: bool | None 
     return {"name": name, "value": value, "unit": unit, "goal": goal, "met": met}
 
 
+def load_figure() -> dict:
+    """The 5-minute load average as a figure: other work on the machine inflates latencies."""
+    return figure("load average during the run (5 min)", round(os.getloadavg()[1], 2),
+                  "processes")
+
+
 def record(key: str, figures: list[dict], scale: str = "") -> None:
     """Store the figures of one benchmark in results.json under `key` (other keys kept)."""
     data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}

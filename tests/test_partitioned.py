@@ -131,7 +131,7 @@ def test_the_nightly_job_on_separate_processes_equals_the_local_engine(
 
 @pytest.mark.xfail(strict=False, raises=subprocess.TimeoutExpired,
                    reason="known bug (issue 13): the job sometimes hangs once a worker is "
-                          "killed (1 run in 3 here); the earlier output stays intact")
+                          "killed (2 runs in 5 here); the earlier output stays intact")
 def test_a_worker_killed_mid_job_does_not_corrupt_the_output(parted, saved_model_dir,
                                                              process_cluster, tmp_path):
     """The killed worker's tasks are retried on the other worker: the file is the local

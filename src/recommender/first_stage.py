@@ -10,14 +10,13 @@ through a fine lookup grid instead of a binary search.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from recommender.cache import BoundedCache
 from recommender.contract import DIMENSIONS
 from recommender.errors import UserError
 from recommender.features import PairContext
@@ -70,8 +69,7 @@ class FirstStage:
                          else sp["weights"]))
             for sp in self.pair_specs if sp["name"].startswith(AUDIENCE_PAIR_PREFIXES))
         self._context = context
-        self._cache: OrderedDict[tuple, tuple[np.ndarray, ...]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache = BoundedCache(CACHE_SIZE)  # the scoring server answers in threads
         self._niche_codes, self._niches = pd.factorize(influencer_side["niche"])
         self._country_codes, self._countries = pd.factorize(influencer_side["influencer_country"])
         self._audience = {}  # dim -> ({segment: float32 shares, NaN as 0}, described, rows not)
@@ -188,8 +186,7 @@ class FirstStage:
         b = brand.iloc[0]
         country = None if pd.isna(b["brand_country"]) else b["brand_country"]
         key = (b["category"], country, pd.Timestamp(b["as_of"]).value)
-        with self._lock:  # the scoring server answers requests in threads
-            cached = self._cache.get(key)
+        cached = self._cache.get(key)
         if cached is None:
             tables = self._pair_tables(brand)
             weights = {}
@@ -201,10 +198,7 @@ class FirstStage:
             cached = (tables, tables["niche_match"][0] == 1.0,
                       weights["niche_match"] + weights["niche_category_rate"],
                       weights["country_match"])
-            with self._lock:
-                self._cache[key] = cached
-                if len(self._cache) > CACHE_SIZE:
-                    self._cache.popitem(last=False)
+            self._cache.put(key, cached)
         return cached
 
     def _code_part(self, brand: pd.DataFrame) -> np.ndarray:

@@ -79,12 +79,6 @@ def table_files(data_dir: str | Path, name: str) -> list[str | Path]:
     return present
 
 
-def find_table_file(data_dir: str | Path, name: str) -> str | Path | None:
-    """Where table `name` is read from in `data_dir` (table_files' first), None if absent."""
-    present = table_files(data_dir, name)
-    return present[0] if present else None
-
-
 def is_folder(path: str | Path) -> bool:
     """True when `path` (local or URL) is a folder: a Parquet dataset."""
     if not is_url(path):

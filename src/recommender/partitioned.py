@@ -25,7 +25,6 @@ from recommender.features import PairContext
 from recommender.features.assemble import influencer_features
 from recommender.io import (
     ReadError,
-    find_table_file,
     is_folder,
     location,
     parquet_parts,
@@ -79,8 +78,8 @@ class PartCheck:
 def load_small_tables(data_dir: str | Path) -> tuple[Dataset, PostsSource]:
     """The data folder's small tables, validated, with empty posts; and where the posts are."""
     data_dir = location(data_dir)
-    frames, files = read_tables(data_dir, skip=("posts",))
-    path = find_table_file(data_dir, "posts")
+    frames, files, shadowed = read_tables(data_dir, skip=("posts",))
+    path = location(files["posts"]) if "posts" in files else None
     if path is None:
         raise ValidationError([Problem.fatal_at("posts", f"{data_dir}/posts",
                                                 "required table is missing")])
@@ -88,7 +87,7 @@ def load_small_tables(data_dir: str | Path) -> tuple[Dataset, PostsSource]:
         parts = tuple(parquet_parts(path)) if is_folder(path) else ()
     except ReadError as exc:
         raise ValidationError([Problem.fatal_at("posts", str(exc.path), exc.reason)]) from exc
-    ds = validate_frames(frames, files, source=data_dir, deferred=("posts",))
+    ds = validate_frames(frames, files, source=data_dir, deferred=("posts",), notes=shadowed)
     return ds, PostsSource(path, parts)
 
 

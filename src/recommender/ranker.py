@@ -11,8 +11,6 @@ LightGBM on one thread: on small inputs OpenMP start-up costs more than it saves
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
@@ -24,6 +22,7 @@ import pandas as pd
 from recommender import config
 from recommender.briefs import Brief, number, parse_as_of, parse_briefs, parse_top_n
 from recommender.budget import select_within_budget
+from recommender.cache import BoundedCache
 from recommender.contract import DIMENSIONS
 from recommender.encoded import BrandSide, EncodedCatalogue
 from recommender.errors import UserError
@@ -90,8 +89,7 @@ class Ranker:
         self.first_stage.warm(pd.concat([self.brands, self.brands.assign(brand_country=None)]))
         self.encoded = EncodedCatalogue(model, side, self.context, self.first_stage, snap.as_of)
         self.trees = TreePredictor(model.booster_, inference)
-        self._brand_sides: OrderedDict[Any, BrandSide] = OrderedDict()
-        self._brand_lock = threading.Lock()
+        self._brand_sides = BoundedCache(BRAND_CACHE_SIZE)
         self.audiences = [
             side[cols].to_numpy(np.float64) for cols in (
                 list(segment_columns(side.columns, AUDIENCE_PREFIX, d).values())
@@ -195,10 +193,7 @@ class Ranker:
         side = self._brand_sides.get(key)
         if side is None:
             side = self.encoded.brand(self.brand_profile(brief))
-            with self._brand_lock:
-                self._brand_sides[key] = side
-                if len(self._brand_sides) > BRAND_CACHE_SIZE:
-                    self._brand_sides.popitem(last=False)
+            self._brand_sides.put(key, side)
         return side
 
     def score_rows(self, rows: np.ndarray, brand: pd.DataFrame | BrandSide,
@@ -215,14 +210,6 @@ class Ranker:
                else self.model.raw_of_matrix(M, ONLINE_THREADS))
         p = apply_calibration(self.model.calibration_, raw)
         return self.encoded.columns(M, rows, side), M, raw, p
-
-    def exact_rows(self, chosen: np.ndarray, M: np.ndarray, raw: np.ndarray, p: np.ndarray
-                   ) -> None:
-        """Overwrite the `chosen` rows' raw and p with Booster.predict's figures, in place,
-        where compiled trees scored them."""
-        if self.trees.backend != "lightgbm":
-            raw[chosen] = self.model.raw_of_matrix(M[chosen], ONLINE_THREADS)
-            p[chosen] = apply_calibration(self.model.calibration_, raw[chosen])
 
     def _one(self, brief: Brief, top_n: int, when: pd.Timestamp, budget: float | None,
              exhaustive: bool) -> pd.DataFrame:
@@ -243,10 +230,11 @@ class Ranker:
             rows = self._shortlist(mask, brand, brief, top_n, budget is not None)
         if not len(rows):
             return pd.DataFrame()
-        X, M, raw, p = self.score_rows(rows, brand, when, compiled=self.preference is None)
+        compiled = self.preference is None  # the blend reads every row's exact p
+        X, M, raw, p = self.score_rows(rows, brand, when, compiled=compiled)
         key = p  # the order: p itself (updated in place below), or blended with preference
         if budget is None:
-            if self.preference is not None:  # scored exactly above
+            if self.preference is not None:
                 key = self.preference.blend(p, pd.DataFrame(X))
             chosen = np.lexsort((rows, -raw, -key))[:top_n]
         else:
@@ -255,7 +243,9 @@ class Ranker:
             chosen = sel.chosen
         if not len(chosen):  # nothing fits the budget
             return pd.DataFrame()
-        self.exact_rows(chosen, M, raw, p)  # the returned rows' figures are Booster.predict's
+        if compiled and self.trees.backend != "lightgbm":  # returned: Booster.predict's figures
+            raw[chosen] = self.model.raw_of_matrix(M[chosen], ONLINE_THREADS)
+            p[chosen] = apply_calibration(self.model.calibration_, raw[chosen])
         chosen = chosen[np.lexsort((rows[chosen], -raw[chosen], -key[chosen]))]
         extra = {} if budget is None else {
             "budget": budget, "total_price": sel.total_price,

@@ -16,7 +16,6 @@ from recommender.contract import Column, Table
 from recommender.dataset import VALIDATION_ORDER, Dataset, Problem, ValidationError, empty_rejects
 from recommender.io import (
     ReadError,
-    find_table_file,
     is_folder,
     location,
     read_raw,
@@ -437,9 +436,12 @@ def merge_problems(problems: list[Problem], file: str) -> list[Problem]:
 
 
 def read_tables(data_dir: str | Path, skip: tuple[str, ...] = ()
-                ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+                ) -> tuple[dict[str, pd.DataFrame], dict[str, str], list[str]]:
     """Read every contract table present in `data_dir` (a folder or an fsspec URL) as raw
-    frames: a folder of Parquet files wins over a Parquet file, which wins over CSV."""
+    frames: a folder of Parquet files wins over a Parquet file, which wins over CSV. Returns
+    the frames (none for the tables in `skip`, read elsewhere part by part), the file each
+    table is read from, and a warning for each file not read because another form of its
+    table wins (a CSV beside the Parquet file of the same table)."""
     data_dir = location(data_dir)
     try:
         folder = is_folder(data_dir)
@@ -450,13 +452,16 @@ def read_tables(data_dir: str | Path, skip: tuple[str, ...] = ()
                               ) from exc
     if not folder:
         raise ValidationError([Problem.fatal_at("", str(data_dir), "is not a folder")])
-    frames, files, problems = {}, {}, []
+    frames, files, shadowed, problems = {}, {}, [], []
     for name in contract.TABLES:
-        path = find_table_file(data_dir, name)
-        if path is None:
+        present = table_files(data_dir, name)
+        if not present:
             continue
+        path = present[0]
         files[name] = str(path)
-        if name in skip:  # read elsewhere (part by part)
+        shadowed.extend(f"{other}: not read, {path} holds the table '{name}' (remove one of "
+                        "them)" for other in present[1:])
+        if name in skip:
             continue
         try:
             frames[name] = read_raw(path)
@@ -464,25 +469,15 @@ def read_tables(data_dir: str | Path, skip: tuple[str, ...] = ()
             problems.append(Problem.fatal_at(name, str(exc.path), exc.reason))
     if problems:
         raise ValidationError(problems)
-    return frames, files
-
-
-def shadowed_files(data_dir: str | Path, files: dict[str, str]) -> list[str]:
-    """Warnings for table files that are present but not read, because another form of the
-    same table wins (a CSV beside the Parquet file of the same table)."""
-    out = []
-    for name, used in files.items():
-        out.extend(f"{other}: not read, {used} holds the table '{name}' (remove one of them)"
-                   for other in table_files(data_dir, name)[1:])
-    return out
+    return frames, files, shadowed
 
 
 def load_dataset(data_dir: str | Path, on_invalid: OnInvalid = "fail") -> Dataset:
     """Read and validate the data folder `data_dir` (local or an fsspec URL): every command's
     entry to the data."""
-    frames, files = read_tables(data_dir)
+    frames, files, shadowed = read_tables(data_dir)
     return validate_frames(frames, files, on_invalid=on_invalid, source=location(data_dir),
-                           notes=shadowed_files(location(data_dir), files))
+                           notes=shadowed)
 
 
 def load_pairs(
